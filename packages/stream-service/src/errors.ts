@@ -1,0 +1,102 @@
+/**
+ * The typed errors of the stream service. Every backend throws these and only these, so the
+ * HTTP and tRPC layers map one set of codes to responses (CONTRACT §7).
+ */
+export type StreamErrorCode =
+  | 'EXECUTION_NOT_FOUND'
+  | 'CURSOR_INVALID'
+  | 'INVALID_INPUT'
+  | 'INVALID_EVENT'
+  | 'ILLEGAL_TRANSITION'
+  | 'EXECUTION_TERMINAL'
+  | 'SEQUENCE_CONFLICT'
+  | 'STORE_UNAVAILABLE';
+
+export class ExecutionStreamError extends Error {
+  readonly code: StreamErrorCode;
+
+  constructor(code: StreamErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export class ExecutionNotFoundError extends ExecutionStreamError {
+  constructor(operationId: string) {
+    super('EXECUTION_NOT_FOUND', `Execution ${operationId} not found`);
+  }
+}
+
+export class CursorInvalidError extends ExecutionStreamError {
+  constructor(message = 'Cursor must be 0, 0-0 or <ms>-<seq>, e.g. 1743163201000-0') {
+    super('CURSOR_INVALID', message);
+  }
+}
+
+/** Arguments that break a method's documented bounds; nothing was read or written. */
+export class InvalidInputError extends ExecutionStreamError {
+  constructor(message: string) {
+    super('INVALID_INPUT', message);
+  }
+
+  static fromZod(error: ZodLikeError): InvalidInputError {
+    return new InvalidInputError(describeFirstIssue(error));
+  }
+}
+
+/** A draft or batch that breaks the schema or the batch rules of CONTRACT §3. */
+export class InvalidEventError extends ExecutionStreamError {
+  constructor(message: string) {
+    super('INVALID_EVENT', message);
+  }
+
+  static fromZod(error: ZodLikeError): InvalidEventError {
+    return new InvalidEventError(describeFirstIssue(error));
+  }
+}
+
+interface ZodLikeError {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}
+
+/** `events.0.payload.percent: Too big: expected number to be <=100`: the field, then why. */
+function describeFirstIssue(error: ZodLikeError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid input';
+  return issue.path.length
+    ? `${issue.path.map(String).join('.')}: ${issue.message}`
+    : issue.message;
+}
+
+export class IllegalTransitionError extends ExecutionStreamError {
+  constructor(
+    readonly from: string | null,
+    readonly to: string,
+  ) {
+    super('ILLEGAL_TRANSITION', `Illegal status transition ${from ?? 'null'} -> ${to}`);
+  }
+}
+
+export class ExecutionTerminalError extends ExecutionStreamError {
+  constructor(operationId: string, status: string) {
+    super('EXECUTION_TERMINAL', `Execution ${operationId} is ${status}: nothing can follow it`);
+  }
+}
+
+/** `expectedSequence` did not match: another producer appended first, or a retry already landed. */
+export class SequenceConflictError extends ExecutionStreamError {
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super('SEQUENCE_CONFLICT', `Expected sequence ${expected} but the stream is at ${actual}`);
+  }
+}
+
+/** The store could not be reached; nothing was written. */
+export class StoreUnavailableError extends ExecutionStreamError {
+  constructor(message = 'The execution store is unavailable', options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
+}

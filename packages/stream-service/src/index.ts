@@ -1,0 +1,6 @@
+export { MAX_BATCH_SIZE, parseDrafts, prepareBatch } from './batch.ts';
+export * from './errors.ts';
+export * from './memory/index.ts';
+export { ExecutionProducer } from './producer.ts';
+export { createStreamService, HISTORY_LIMIT, LIST_LIMIT } from './service.ts';
+export * from './types.ts';

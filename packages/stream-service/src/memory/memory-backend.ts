@@ -1,0 +1,271 @@
+import {
+  type Cursor,
+  compareCursors,
+  type Envelope,
+  type ExecutionSnapshot,
+  isTerminalStatus,
+  type OperationId,
+} from '@execstream/event-schema';
+import { InvalidInputError } from '../errors.ts';
+import type {
+  CommitOutcome,
+  ExecutionRecord,
+  ExecutionState,
+  LiveListener,
+  RetentionInfo,
+  StreamBackend,
+} from '../types.ts';
+
+export interface MemoryBackendOptions {
+  /**
+   * Events kept per execution; older ones are trimmed (readers resync from a snapshot).
+   * @default 10_000
+   */
+  maxEventsPerStream?: number;
+  /**
+   * How long a terminal execution is kept before it expires entirely.
+   * @default 86_400_000 (24 hours)
+   */
+  terminalTtlMs?: number;
+  /**
+   * How often expired executions are swept from memory. Reads never see them either way.
+   * @default 60_000
+   */
+  sweepIntervalMs?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+interface StoredExecution {
+  record: ExecutionRecord;
+  snapshot: ExecutionSnapshot;
+  /** Retained events, oldest first; contiguous in `sequence`. */
+  events: Envelope[];
+  expiresAt: number | null;
+  lease: { holder: string; expiresAt: number } | null;
+}
+
+/**
+ * The embedded store: everything in this process's memory, nothing to install. It is the
+ * zero-setup default of `pnpm start` and passes the same conformance suite as Redis; it is not
+ * shared between processes and does not survive a restart.
+ */
+export class MemoryBackend implements StreamBackend {
+  readonly #maxEvents: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #executions = new Map<OperationId, StoredExecution>();
+  readonly #idempotency = new Map<string, OperationId>();
+  /** Each owner's executions in creation order. */
+  readonly #byOwner = new Map<string, OperationId[]>();
+  readonly #listeners = new Map<OperationId, Set<LiveListener>>();
+  #listenerCount = 0;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    this.#maxEvents = options.maxEventsPerStream ?? 10_000;
+    this.#ttlMs = options.terminalTtlMs ?? 86_400_000;
+    this.#now = options.now ?? Date.now;
+    if (!Number.isInteger(this.#maxEvents) || this.#maxEvents < 1) {
+      throw new InvalidInputError('maxEventsPerStream must be a positive integer');
+    }
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  async createExecution(record: ExecutionRecord, first: Envelope, snapshot: ExecutionSnapshot) {
+    const existingId =
+      record.idempotencyKey === null
+        ? record.operationId
+        : (this.#idempotency.get(idempotencyIndexKey(record.ownerId, record.idempotencyKey)) ??
+          record.operationId);
+    const existing = this.#get(existingId);
+    if (existing) return { state: stateOf(existing), created: false };
+
+    this.#executions.set(record.operationId, {
+      record,
+      snapshot,
+      events: [first],
+      expiresAt: null,
+      lease: null,
+    });
+    if (record.idempotencyKey !== null) {
+      this.#idempotency.set(
+        idempotencyIndexKey(record.ownerId, record.idempotencyKey),
+        record.operationId,
+      );
+    }
+    const owned = this.#byOwner.get(record.ownerId) ?? [];
+    owned.push(record.operationId);
+    this.#byOwner.set(record.ownerId, owned);
+    return { state: { record, snapshot }, created: true };
+  }
+
+  async readState(operationId: OperationId): Promise<ExecutionState | null> {
+    const stored = this.#get(operationId);
+    return stored ? stateOf(stored) : null;
+  }
+
+  async commit(
+    operationId: OperationId,
+    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
+  ): Promise<CommitOutcome> {
+    const stored = this.#get(operationId);
+    if (!stored) return 'missing';
+    if (stored.snapshot.sequence !== batch.baseSequence) return 'conflict';
+    stored.events.push(...batch.envelopes);
+    const excess = stored.events.length - this.#maxEvents;
+    if (excess > 0) stored.events.splice(0, excess);
+    stored.snapshot = batch.snapshot;
+    if (isTerminalStatus(batch.snapshot.status)) {
+      stored.expiresAt = this.#now() + this.#ttlMs;
+      stored.lease = null;
+    }
+    const listeners = this.#listeners.get(operationId);
+    if (listeners) for (const listener of [...listeners]) listener.onEvents(batch.envelopes);
+    return 'committed';
+  }
+
+  async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
+    const events = this.#get(operationId)?.events ?? [];
+    const start = firstIndexAfter(events, after);
+    return events.slice(start, start + limit);
+  }
+
+  async readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null> {
+    const events = this.#get(operationId)?.events ?? [];
+    const index = firstIndexAfter(events, cursor) - 1;
+    const event = events[index];
+    return event && event.cursor === cursor ? event : null;
+  }
+
+  async retention(operationId: OperationId): Promise<RetentionInfo> {
+    const events = this.#get(operationId)?.events ?? [];
+    return {
+      firstCursor: events[0]?.cursor ?? null,
+      lastCursor: events.at(-1)?.cursor ?? null,
+      length: events.length,
+    };
+  }
+
+  async listen(operationId: OperationId, listener: LiveListener): Promise<() => void> {
+    let listeners = this.#listeners.get(operationId);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(operationId, listeners);
+    }
+    listeners.add(listener);
+    this.#listenerCount++;
+    let listening = true;
+    return () => {
+      if (!listening) return;
+      listening = false;
+      this.#listenerCount--;
+      listeners.delete(listener);
+      if (listeners.size === 0) this.#listeners.delete(operationId);
+    };
+  }
+
+  listenerCount(): number {
+    return this.#listenerCount;
+  }
+
+  async listExecutions(ownerId: string, options: { cursor: string | null; limit: number }) {
+    const owned = this.#byOwner.get(ownerId) ?? [];
+    // The cursor is the position (in creation order) of the last execution already returned.
+    let end = owned.length;
+    if (options.cursor !== null) {
+      if (!/^\d{1,15}$/.test(options.cursor))
+        throw new InvalidInputError('list cursor is malformed');
+      end = Math.min(Number(options.cursor), owned.length);
+    }
+    const operationIds: OperationId[] = [];
+    let position = end;
+    while (position > 0 && operationIds.length < options.limit) {
+      position--;
+      const id = owned[position] as OperationId;
+      if (this.#get(id)) operationIds.push(id);
+    }
+    return { operationIds, nextCursor: position > 0 ? String(position) : null };
+  }
+
+  async acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean> {
+    const stored = this.#get(operationId);
+    if (!stored || isTerminalStatus(stored.snapshot.status)) return false;
+    const now = this.#now();
+    if (stored.lease && stored.lease.holder !== holder && stored.lease.expiresAt > now)
+      return false;
+    stored.lease = { holder, expiresAt: now + ttlMs };
+    return true;
+  }
+
+  async releaseLease(operationId: OperationId, holder: string): Promise<void> {
+    const stored = this.#get(operationId);
+    if (stored?.lease?.holder === holder) stored.lease = null;
+  }
+
+  async listUnfinished(limit: number): Promise<OperationId[]> {
+    const unfinished: OperationId[] = [];
+    for (const [operationId, stored] of this.#executions) {
+      if (unfinished.length >= limit) break;
+      if (!isTerminalStatus(stored.snapshot.status)) unfinished.push(operationId);
+    }
+    return unfinished;
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    for (const listeners of this.#listeners.values()) listeners.clear();
+    this.#listeners.clear();
+    this.#listenerCount = 0;
+  }
+
+  #get(operationId: OperationId): StoredExecution | undefined {
+    const stored = this.#executions.get(operationId);
+    if (stored && stored.expiresAt !== null && stored.expiresAt <= this.#now()) {
+      this.#forget(operationId, stored);
+      return undefined;
+    }
+    return stored;
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const [operationId, stored] of this.#executions) {
+      if (stored.expiresAt !== null && stored.expiresAt <= now) this.#forget(operationId, stored);
+    }
+  }
+
+  #forget(operationId: OperationId, stored: StoredExecution): void {
+    this.#executions.delete(operationId);
+    const { ownerId, idempotencyKey } = stored.record;
+    if (idempotencyKey !== null)
+      this.#idempotency.delete(idempotencyIndexKey(ownerId, idempotencyKey));
+    // The id stays in its owner's list: positions there are list cursors, and `listExecutions`
+    // skips ids that no longer resolve. One string per expired execution is the price.
+  }
+}
+
+function stateOf(stored: StoredExecution): ExecutionState {
+  return { record: stored.record, snapshot: stored.snapshot };
+}
+
+function idempotencyIndexKey(ownerId: string, key: string): string {
+  return `${ownerId}\u0000${key}`;
+}
+
+/** Index of the first event whose cursor is after `cursor` (binary search: events are ordered). */
+function firstIndexAfter(events: readonly Envelope[], cursor: Cursor): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareCursors((events[middle] as Envelope).cursor, cursor) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

@@ -1,0 +1,235 @@
+import {
+  CursorSchema,
+  type EventDraft,
+  ExecutionTypeSchema,
+  foldExecution,
+  initialSnapshot,
+  makeEnvelope,
+  newOperationId,
+  nextCursors,
+  type OperationId,
+  OperationIdSchema,
+  START_CURSOR,
+  streamIdOf,
+} from '@execstream/event-schema';
+import { z } from 'zod';
+import { parseDrafts, prepareBatch } from './batch.ts';
+import {
+  CursorInvalidError,
+  ExecutionNotFoundError,
+  InvalidInputError,
+  SequenceConflictError,
+} from './errors.ts';
+import { LiveSubscription, type StartPoint } from './subscription.ts';
+import type {
+  AppendOptions,
+  CreateExecutionInput,
+  ExecutionRecord,
+  ExecutionStreams,
+  StreamBackend,
+  StreamServiceOptions,
+} from './types.ts';
+
+/** Page size bounds of `readHistory` (CONTRACT §6: `limit` 1..1000). */
+export const HISTORY_LIMIT = { default: 100, max: 1000 } as const;
+export const LIST_LIMIT = { default: 20, max: 100 } as const;
+
+// Compare-and-set retries when producers race without `expectedSequence`. Each retry re-reads
+// the head, so this bounds contention, not correctness.
+const MAX_COMMIT_ATTEMPTS = 32;
+
+const CreateInputSchema = z.object({
+  ownerId: z.string().min(1, 'ownerId must not be empty').max(256),
+  type: ExecutionTypeSchema,
+  params: z.record(z.string(), z.unknown()).default({}),
+  idempotencyKey: z.string().min(1).max(256).nullish(),
+  operationId: OperationIdSchema.optional(),
+});
+
+/**
+ * Builds the stream service on a storage backend: every rule of CONTRACT §3–§4 lives here once,
+ * above the backend primitives.
+ */
+export function createStreamService(
+  backend: StreamBackend,
+  options: StreamServiceOptions = {},
+): ExecutionStreams {
+  const maxQueued = options.maxQueuedEvents ?? 1024;
+  const pageSize = options.replayPageSize ?? 500;
+  const now = options.now ?? Date.now;
+  let openSubscriptions = 0;
+
+  async function readStateOrThrow(operationId: OperationId) {
+    const state = await backend.readState(operationId);
+    if (!state) throw new ExecutionNotFoundError(operationId);
+    return state;
+  }
+
+  async function startPointFor(
+    operationId: OperationId,
+    cursor: string | null,
+  ): Promise<{ start: StartPoint; head: ExecutionRecordState }> {
+    const head = await readStateOrThrow(operationId);
+    const snapshotStart: StartPoint = { kind: 'snapshot', snapshot: head.snapshot };
+    if (cursor === null) return { start: snapshotStart, head };
+    if (cursor === START_CURSOR) {
+      const [first] = await backend.readAfter(operationId, START_CURSOR, 1);
+      // Nothing trimmed yet: replay everything. Otherwise the snapshot covers what is gone.
+      if (first?.sequence === 1) return { start: { kind: 'after', sequence: 0, cursor }, head };
+      return { start: snapshotStart, head };
+    }
+    const event = await backend.readEvent(operationId, cursor);
+    if (!event) return { start: snapshotStart, head }; // trimmed, expired or another stream's
+    return { start: { kind: 'after', sequence: event.sequence, cursor }, head };
+  }
+
+  const service: ExecutionStreams = {
+    async create(input: CreateExecutionInput) {
+      const parsed = CreateInputSchema.safeParse(input);
+      if (!parsed.success) throw InvalidInputError.fromZod(parsed.error);
+      const { ownerId, type, params, idempotencyKey } = parsed.data;
+      const operationId = parsed.data.operationId ?? newOperationId();
+      const nowMs = now();
+      const createdAt = new Date(nowMs).toISOString();
+      const record: ExecutionRecord = {
+        operationId,
+        ownerId,
+        type,
+        params,
+        createdAt,
+        idempotencyKey: idempotencyKey ?? null,
+      };
+      const first = makeEnvelope({
+        streamId: streamIdOf(operationId),
+        cursor: nextCursors(START_CURSOR, 1, nowMs)[0] as string,
+        sequence: 1,
+        ts: createdAt,
+        kind: 'execution.state_changed',
+        operationId,
+        payload: { from: null, to: 'accepted' },
+      });
+      const snapshot = foldExecution(initialSnapshot({ operationId, type, createdAt }), [first]);
+      const { state, created } = await backend.createExecution(record, first, snapshot);
+      return { record: state.record, snapshot: state.snapshot, created };
+    },
+
+    async getRecord(operationId) {
+      return (await backend.readState(operationId))?.record ?? null;
+    },
+
+    async getSnapshot(operationId) {
+      return (await readStateOrThrow(operationId)).snapshot;
+    },
+
+    async append(operationId, input: EventDraft[], appendOptions: AppendOptions = {}) {
+      const drafts = parseDrafts(input);
+      const { expectedSequence } = appendOptions;
+      for (let attempt = 1; ; attempt++) {
+        const { snapshot } = await readStateOrThrow(operationId);
+        if (expectedSequence !== undefined && expectedSequence !== snapshot.sequence) {
+          throw new SequenceConflictError(expectedSequence, snapshot.sequence);
+        }
+        const batch = prepareBatch(snapshot, drafts, now());
+        const outcome = await backend.commit(operationId, {
+          baseSequence: snapshot.sequence,
+          envelopes: batch.envelopes,
+          snapshot: batch.snapshot,
+        });
+        if (outcome === 'committed') return batch.envelopes;
+        if (outcome === 'missing') throw new ExecutionNotFoundError(operationId);
+        if (expectedSequence !== undefined || attempt >= MAX_COMMIT_ATTEMPTS) {
+          const current = await readStateOrThrow(operationId);
+          throw new SequenceConflictError(
+            expectedSequence ?? snapshot.sequence,
+            current.snapshot.sequence,
+          );
+        }
+      }
+    },
+
+    async readHistory(operationId, historyOptions = {}) {
+      const after = parseCursorOption(historyOptions.after ?? null) ?? START_CURSOR;
+      const limit = clampLimit(historyOptions.limit, HISTORY_LIMIT);
+      await readStateOrThrow(operationId);
+      const [events, retention] = await Promise.all([
+        backend.readAfter(operationId, after, limit + 1),
+        backend.retention(operationId),
+      ]);
+      const more = events.length > limit;
+      const page = more ? events.slice(0, limit) : events;
+      return { events: page, nextCursor: more ? (page.at(-1)?.cursor ?? null) : null, retention };
+    },
+
+    async listExecutions(ownerId, listOptions = {}) {
+      const limit = clampLimit(listOptions.limit, LIST_LIMIT);
+      const { operationIds, nextCursor } = await backend.listExecutions(ownerId, {
+        cursor: listOptions.cursor ?? null,
+        limit,
+      });
+      const states = await Promise.all(operationIds.map((id) => backend.readState(id)));
+      const items = states.flatMap((state) => {
+        if (!state || state.record.ownerId !== ownerId) return [];
+        const { operationId, type, status, createdAt, updatedAt, finishedAt } = state.snapshot;
+        return [{ operationId, type, status, createdAt, updatedAt, finishedAt }];
+      });
+      return { items, nextCursor };
+    },
+
+    async subscribe(operationId, subscribeOptions = {}) {
+      const cursor = parseCursorOption(subscribeOptions.cursor ?? null);
+      openSubscriptions++;
+      const subscription = new LiveSubscription({
+        backend,
+        operationId,
+        maxQueued,
+        pageSize,
+        signal: subscribeOptions.signal,
+        onClose: () => {
+          openSubscriptions--;
+        },
+      });
+      try {
+        // Live first, then read: whatever commits after this point reaches the listener.
+        await subscription.listen();
+        const { start, head } = await startPointFor(operationId, cursor);
+        subscription.begin(start, head.snapshot);
+        return subscription;
+      } catch (error) {
+        subscription.close();
+        throw error;
+      }
+    },
+
+    acquireLease: (operationId, holder, ttlMs) => backend.acquireLease(operationId, holder, ttlMs),
+    releaseLease: (operationId, holder) => backend.releaseLease(operationId, holder),
+    listUnfinished: (listOptions = {}) =>
+      backend.listUnfinished(clampLimit(listOptions.limit, LIST_LIMIT)),
+    ping: () => backend.ping(),
+
+    stats() {
+      return { subscriptions: openSubscriptions, listeners: backend.listenerCount() };
+    },
+
+    close: () => backend.close(),
+    [Symbol.asyncDispose]: () => backend.close(),
+  };
+  return service;
+}
+
+type ExecutionRecordState = NonNullable<Awaited<ReturnType<StreamBackend['readState']>>>;
+
+/** `null`/empty: no cursor. `0` and `0-0`: from the start. Anything else must be `<ms>-<seq>`. */
+function parseCursorOption(cursor: string | null): string | null {
+  if (cursor === null || cursor === '') return null;
+  if (cursor === '0' || cursor === START_CURSOR) return START_CURSOR;
+  if (!CursorSchema.safeParse(cursor).success) throw new CursorInvalidError();
+  return cursor;
+}
+
+function clampLimit(limit: number | undefined, bounds: { default: number; max: number }): number {
+  if (limit === undefined) return bounds.default;
+  if (!Number.isInteger(limit) || limit < 1 || limit > bounds.max) {
+    throw new InvalidInputError(`limit must be an integer from 1 to ${bounds.max}`);
+  }
+  return limit;
+}

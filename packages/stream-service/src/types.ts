@@ -1,0 +1,227 @@
+import type {
+  Cursor,
+  Envelope,
+  EventDraft,
+  ExecutionSnapshot,
+  ExecutionStatus,
+  ExecutionType,
+  OperationId,
+} from '@execstream/event-schema';
+
+/** What is known of an execution besides its events: who owns it and what was asked. */
+export interface ExecutionRecord {
+  operationId: OperationId;
+  ownerId: string;
+  type: ExecutionType;
+  /** The submitter's parameters, kept for the producer that runs the execution. */
+  params: Record<string, unknown>;
+  createdAt: string;
+  idempotencyKey: string | null;
+}
+
+export interface CreateExecutionInput {
+  ownerId: string;
+  type: ExecutionType;
+  /** @default {} */
+  params?: Record<string, unknown>;
+  /** The same key from the same owner returns the execution it first created. */
+  idempotencyKey?: string | null;
+  /** @default a new `op_<ULID>` */
+  operationId?: OperationId;
+}
+
+export interface CreateExecutionResult {
+  record: ExecutionRecord;
+  snapshot: ExecutionSnapshot;
+  /** False when an idempotency key (or the operation id) matched an existing execution. */
+  created: boolean;
+}
+
+export interface AppendOptions {
+  /**
+   * The sequence the producer believes the stream is at. When given, the batch is stored only if
+   * the stream's last sequence equals it; otherwise `SequenceConflictError` and nothing is stored.
+   */
+  expectedSequence?: number;
+}
+
+export interface RetentionInfo {
+  /** The oldest retained event, `null` when none is retained. */
+  firstCursor: Cursor | null;
+  lastCursor: Cursor | null;
+  /** How many events are retained. */
+  length: number;
+}
+
+export interface HistoryPage {
+  events: Envelope[];
+  /** Pass as `after` to read the next page; `null` once the page reached the last event. */
+  nextCursor: Cursor | null;
+  retention: RetentionInfo;
+}
+
+export interface ExecutionSummary {
+  operationId: OperationId;
+  type: ExecutionType;
+  status: ExecutionStatus;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+export interface ExecutionListPage {
+  items: ExecutionSummary[];
+  /** Pass as `cursor` to read older executions; `null` when there are none. */
+  nextCursor: string | null;
+}
+
+export interface SubscribeOptions {
+  /** `null`/absent: snapshot then live. `0`/`0-0`: from the first retained event. */
+  cursor?: string | null;
+  /** Aborting ends the iteration and releases everything the subscription holds. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A live read of one execution (CONTRACT §4), already checked: the execution exists and the
+ * cursor is well-formed, so an HTTP layer can pick its status code before the first byte.
+ */
+export interface ExecutionSubscription extends AsyncIterable<Envelope> {
+  /**
+   * The execution is terminal and nothing follows the cursor: the iteration yields nothing.
+   * The SSE route answers 204 so that EventSource stops reconnecting.
+   */
+  readonly nothingToSend: boolean;
+  /** Ends the iteration and releases the subscription, as aborting its signal does. */
+  close(): void;
+}
+
+export interface ExecutionStreamsStats {
+  /** Subscriptions not yet ended. */
+  subscriptions: number;
+  /** Live listeners the backend holds for them. */
+  listeners: number;
+}
+
+/**
+ * The one stream service under every surface. Producers create executions and append events;
+ * the tRPC router and the SSE route read snapshots, history and subscriptions.
+ */
+export interface ExecutionStreams extends AsyncDisposable {
+  create(input: CreateExecutionInput): Promise<CreateExecutionResult>;
+  /** The record of an execution, `null` when it does not exist (or has expired). */
+  getRecord(operationId: OperationId): Promise<ExecutionRecord | null>;
+  /** @throws ExecutionNotFoundError */
+  getSnapshot(operationId: OperationId): Promise<ExecutionSnapshot>;
+  /**
+   * Appends a batch atomically: every event or none.
+   * @throws InvalidEventError, IllegalTransitionError, ExecutionTerminalError,
+   *   SequenceConflictError, ExecutionNotFoundError, StoreUnavailableError
+   */
+  append(
+    operationId: OperationId,
+    drafts: EventDraft[],
+    options?: AppendOptions,
+  ): Promise<Envelope[]>;
+  /** Retained events after `after` (exclusive), oldest first. @throws ExecutionNotFoundError */
+  readHistory(
+    operationId: OperationId,
+    options?: { after?: Cursor | null; limit?: number },
+  ): Promise<HistoryPage>;
+  /** An owner's executions, newest first. */
+  listExecutions(
+    ownerId: string,
+    options?: { cursor?: string | null; limit?: number },
+  ): Promise<ExecutionListPage>;
+  /** @throws ExecutionNotFoundError, CursorInvalidError */
+  subscribe(operationId: OperationId, options?: SubscribeOptions): Promise<ExecutionSubscription>;
+  /**
+   * Takes or renews the lease that names which worker runs an execution. True when `holder` now
+   * holds it; false when another holder's lease has not yet expired.
+   */
+  acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(operationId: OperationId, holder: string): Promise<void>;
+  /** Executions not yet terminal, oldest first: what workers pick up after a crash. */
+  listUnfinished(options?: { limit?: number }): Promise<OperationId[]>;
+  /** True when the store answers. */
+  ping(): Promise<boolean>;
+  stats(): ExecutionStreamsStats;
+  close(): Promise<void>;
+}
+
+/** Receives live batches of one execution, in commit order. */
+export interface LiveListener {
+  onEvents(envelopes: readonly Envelope[]): void;
+  /**
+   * Notifications may have been lost (a reconnect): the subscriber must catch up from the store
+   * by cursor. Never loses an event, because the store is the source of truth.
+   */
+  onGap(): void;
+}
+
+export interface ExecutionState {
+  record: ExecutionRecord;
+  snapshot: ExecutionSnapshot;
+}
+
+/** The result of a compare-and-set commit. */
+export type CommitOutcome = 'committed' | 'conflict' | 'missing';
+
+/**
+ * Storage primitives a backend provides. `createStreamService` builds every rule of CONTRACT
+ * §3–§4 on top of them once, so the memory and Redis backends cannot disagree on semantics.
+ */
+export interface StreamBackend {
+  /**
+   * Stores a new execution with its first event, or returns the existing one when the operation
+   * id or the owner's idempotency key is already taken (then `created` is false).
+   */
+  createExecution(
+    record: ExecutionRecord,
+    first: Envelope,
+    snapshot: ExecutionSnapshot,
+  ): Promise<{ state: ExecutionState; created: boolean }>;
+  readState(operationId: OperationId): Promise<ExecutionState | null>;
+  /**
+   * Stores `envelopes` and the folded `snapshot` atomically, only if the stream is still at
+   * `baseSequence`. Trims to the retention bound, sets the expiry once terminal, and notifies
+   * live listeners.
+   */
+  commit(
+    operationId: OperationId,
+    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
+  ): Promise<CommitOutcome>;
+  /** Retained events strictly after `after`, oldest first, at most `limit`. */
+  readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]>;
+  /** The retained event with this cursor, or `null`. */
+  readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null>;
+  retention(operationId: OperationId): Promise<RetentionInfo>;
+  /** Resolves once the listener is live: every commit after that reaches it (or an `onGap`). */
+  listen(operationId: OperationId, listener: LiveListener): Promise<() => void>;
+  listenerCount(): number;
+  listExecutions(
+    ownerId: string,
+    options: { cursor: string | null; limit: number },
+  ): Promise<{ operationIds: OperationId[]; nextCursor: string | null }>;
+  acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(operationId: OperationId, holder: string): Promise<void>;
+  listUnfinished(limit: number): Promise<OperationId[]>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface StreamServiceOptions {
+  /**
+   * Live events a subscriber may have queued before it is switched to catching up from the store.
+   * Bounds a slow reader's memory; it loses nothing, it re-reads by cursor.
+   * @default 1024
+   */
+  maxQueuedEvents?: number;
+  /**
+   * Events read per page when replaying.
+   * @default 500
+   */
+  replayPageSize?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
