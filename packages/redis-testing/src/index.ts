@@ -1,0 +1,9 @@
+export {
+  type RedisClusterHandle,
+  type RedisClusterNode,
+  type RedisClusterOptions,
+  startRedisCluster,
+} from './cluster.ts';
+export { freePort } from './process.ts';
+export { type RespReply, redisCommand } from './resp.ts';
+export { type RedisServerHandle, type RedisServerOptions, startRedisServer } from './server.ts';
