@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { name: 'stream-service', testTimeout: 30_000 },
+  test: { name: 'stream-service', testTimeout: 60_000 },
 });

@@ -51,21 +51,28 @@ export function formatCursor({ ms, seq }: ParsedCursor): Cursor {
 }
 
 /**
- * The ids for `count` new events appended after `last` at wall-clock `nowMs`. Ids are strictly
- * increasing even when the clock stands still or steps back (another process, NTP), which is
- * what Redis requires of explicit `XADD` ids.
+ * The ids for `count` new events appended after `last` at wall-clock `nowMs`.
+ *
+ * The millisecond part is the append time, never going back (another process's clock, NTP).
+ * The sequence part only ever increments within a stream and starts at a random per-stream
+ * offset (`firstCursor`), so the ids of two streams written in the same millisecond differ:
+ * another stream's cursor is then recognised as foreign and answered with a resync, where a
+ * shared `<ms>-0` would have been taken for an event of this stream and silently skipped events.
  */
 export function nextCursors(last: Cursor, count: number, nowMs: number): Cursor[] {
   const previous = mustParse(last);
   const now = BigInt(Math.floor(nowMs));
   const ms = now > previous.ms ? now : previous.ms;
-  let seq = now > previous.ms ? 0n : previous.seq + 1n;
   const cursors: Cursor[] = [];
-  for (let index = 0; index < count; index++) {
-    cursors.push(formatCursor({ ms, seq }));
-    seq += 1n;
+  for (let index = 1; index <= count; index++) {
+    cursors.push(formatCursor({ ms, seq: previous.seq + BigInt(index) }));
   }
   return cursors;
+}
+
+/** The id of a new stream's first event; `offset` is the stream's random sequence offset. */
+export function firstCursor(nowMs: number, offset: number): Cursor {
+  return formatCursor({ ms: BigInt(Math.floor(nowMs)), seq: BigInt(offset) + 1n });
 }
 
 /** The millisecond part of a cursor as a number: the instant its event was appended. */

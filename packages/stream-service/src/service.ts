@@ -1,12 +1,13 @@
+import { randomInt } from 'node:crypto';
 import {
   CursorSchema,
   type EventDraft,
   ExecutionTypeSchema,
+  firstCursor,
   foldExecution,
   initialSnapshot,
   makeEnvelope,
   newOperationId,
-  nextCursors,
   type OperationId,
   OperationIdSchema,
   START_CURSOR,
@@ -37,6 +38,10 @@ export const LIST_LIMIT = { default: 20, max: 100 } as const;
 // Compare-and-set retries when producers race without `expectedSequence`. Each retry re-reads
 // the head, so this bounds contention, not correctness.
 const MAX_COMMIT_ATTEMPTS = 32;
+
+// Each stream's id sequence starts at a random offset below this (2^40) so that streams do not
+// share ids; see `nextCursors`. Far below 2^64: a stream never runs out.
+const CURSOR_OFFSET_RANGE = 2 ** 40;
 
 const CreateInputSchema = z.object({
   ownerId: z.string().min(1, 'ownerId must not be empty').max(256),
@@ -101,7 +106,7 @@ export function createStreamService(
       };
       const first = makeEnvelope({
         streamId: streamIdOf(operationId),
-        cursor: nextCursors(START_CURSOR, 1, nowMs)[0] as string,
+        cursor: firstCursor(nowMs, randomInt(CURSOR_OFFSET_RANGE)),
         sequence: 1,
         ts: createdAt,
         kind: 'execution.state_changed',

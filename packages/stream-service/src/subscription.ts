@@ -56,7 +56,9 @@ export class LiveSubscription implements ExecutionSubscription {
     this.#pageSize = options.pageSize;
     this.#signal = options.signal;
     this.#onClose = options.onClose;
-    this.#signal?.addEventListener('abort', this.close);
+    // A signal aborted already (the client left while we were setting up) never fires 'abort'.
+    if (this.#signal?.aborted) this.close();
+    else this.#signal?.addEventListener('abort', this.close);
   }
 
   get nothingToSend(): boolean {

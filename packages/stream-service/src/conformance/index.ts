@@ -1,0 +1,21 @@
+import { describe } from 'vitest';
+import { creationAndAppendRules } from './creation-and-append.ts';
+import { handoverRules } from './handover.ts';
+import { lifecycleRules } from './lifecycle.ts';
+import { subscribeRules } from './subscribe.ts';
+import type { ConformanceTarget } from './target.ts';
+
+export type { ConformanceServiceOptions, ConformanceTarget } from './target.ts';
+
+/**
+ * The conformance suite: every rule of CONTRACT §3–§4 as tests, run against any backend. The
+ * memory and Redis backends (single node and cluster) each call it with their own factory.
+ */
+export function describeConformance(target: ConformanceTarget): void {
+  describe(`ExecutionStreams conformance: ${target.name}`, () => {
+    creationAndAppendRules(target);
+    subscribeRules(target);
+    lifecycleRules(target);
+    handoverRules(target);
+  });
+}
