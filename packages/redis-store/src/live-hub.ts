@@ -1,0 +1,202 @@
+import type { Envelope } from '@execstream/event-schema';
+import { type LiveListener, StoreUnavailableError } from '@execstream/stream-service';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Redis } from 'ioredis';
+import {
+  type ClusterNodeAddress,
+  type ConnectOptions,
+  connectSubscriber,
+  type RedisClient,
+  waitUntilReady,
+} from './connect.ts';
+import { toStoreError } from './errors.ts';
+
+interface ChannelEntry {
+  listeners: Set<LiveListener>;
+  connection: SubscriberConnection;
+  /** Settles when Redis has confirmed the SSUBSCRIBE. */
+  subscribed: Promise<void>;
+}
+
+/**
+ * Live notifications for every local listener over O(1) Redis connections: one subscriber
+ * connection per process on a standalone Redis (one per master on a cluster, where a shard
+ * channel can only be subscribed on the node that owns its slot), whatever the number of streams
+ * and listeners. Each stream with local listeners is SSUBSCRIBEd once; each message carries the
+ * committed batch and is parsed once, then handed to every local listener of that stream.
+ *
+ * A notification can be lost (a message published while the subscriber connection was being
+ * re-established). That never loses an event: after a reconnect the hub resubscribes, waits for
+ * Redis to confirm, then calls `onGap()` on every listener of that connection, and each catches
+ * up from the stream by its cursor.
+ */
+export class LiveHub {
+  readonly #client: RedisClient;
+  readonly #options: ConnectOptions;
+  readonly #channels = new Map<string, ChannelEntry>();
+  /** By node (`host:port`, or `standalone`). */
+  readonly #connections = new Map<string, SubscriberConnection>();
+  #listenerCount = 0;
+
+  constructor(client: RedisClient, options: ConnectOptions) {
+    this.#client = client;
+    this.#options = options;
+  }
+
+  /** Adds a listener; resolves once Redis has confirmed the subscription of its channel. */
+  async listen(channel: string, listener: LiveListener): Promise<() => void> {
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const connection = this.#connectionFor(channel);
+      entry = { listeners: new Set(), connection, subscribed: connection.subscribe(channel) };
+      this.#channels.set(channel, entry);
+    }
+    const joined = entry;
+    joined.listeners.add(listener);
+    this.#listenerCount++;
+    let listening = true;
+    const unlisten = () => {
+      if (!listening) return;
+      listening = false;
+      this.#listenerCount--;
+      joined.listeners.delete(listener);
+      if (joined.listeners.size === 0 && this.#channels.get(channel) === joined) {
+        this.#channels.delete(channel);
+        joined.connection.unsubscribe(channel);
+      }
+    };
+    try {
+      await joined.subscribed;
+    } catch (error) {
+      unlisten();
+      throw toStoreError(error);
+    }
+    return unlisten;
+  }
+
+  listenerCount(): number {
+    return this.#listenerCount;
+  }
+
+  /** Streams with at least one local listener (each is one SSUBSCRIBE). */
+  channelCount(): number {
+    return this.#channels.size;
+  }
+
+  close(): void {
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
+    this.#channels.clear();
+    this.#listenerCount = 0;
+  }
+
+  #connectionFor(channel: string): SubscriberConnection {
+    let node: ClusterNodeAddress | null = null;
+    let nodeKey = 'standalone';
+    if (this.#client instanceof Cluster) {
+      // The node that owns the channel's slot: the same slot as the execution's keys.
+      const owner = this.#client.slots[calculateSlot(channel)]?.[0];
+      if (!owner) throw new StoreUnavailableError('Redis Cluster has no node for this stream yet');
+      const colon = owner.lastIndexOf(':');
+      node = { host: owner.slice(0, colon), port: Number(owner.slice(colon + 1)) };
+      nodeKey = owner;
+    }
+    let connection = this.#connections.get(nodeKey);
+    if (!connection) {
+      connection = new SubscriberConnection(
+        connectSubscriber(this.#client, node, this.#options),
+        this.#options.connectTimeoutMs ?? 5_000,
+        (subscribedChannel, message) => this.#dispatch(subscribedChannel, message),
+        (channels) => this.#gap(channels),
+      );
+      this.#connections.set(nodeKey, connection);
+    }
+    return connection;
+  }
+
+  #dispatch(channel: string, message: string): void {
+    const entry = this.#channels.get(channel);
+    if (!entry || entry.listeners.size === 0) return;
+    // Parsed once for every local listener; listeners only read envelopes.
+    const envelopes = JSON.parse(message) as Envelope[];
+    for (const listener of entry.listeners) listener.onEvents(envelopes);
+  }
+
+  #gap(channels: readonly string[]): void {
+    for (const channel of channels) {
+      const entry = this.#channels.get(channel);
+      if (entry) for (const listener of entry.listeners) listener.onGap();
+    }
+  }
+}
+
+/** One subscriber connection and the shard channels it should hold. */
+class SubscriberConnection {
+  readonly #redis: Redis;
+  readonly #connectTimeoutMs: number;
+  readonly #onGap: (channels: readonly string[]) => void;
+  readonly #channels = new Set<string>();
+  #everReady = false;
+
+  constructor(
+    redis: Redis,
+    connectTimeoutMs: number,
+    onMessage: (channel: string, message: string) => void,
+    onGap: (channels: readonly string[]) => void,
+  ) {
+    this.#redis = redis;
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#onGap = onGap;
+    redis.on('smessage', onMessage);
+    redis.on('ready', () => {
+      if (this.#everReady) void this.#resubscribe();
+      this.#everReady = true;
+    });
+    // Connection errors are expected during outages and surface through failed commands; an
+    // unhandled 'error' event would crash the process.
+    redis.on('error', () => {});
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.#channels.add(channel);
+    try {
+      if (this.#redis.status !== 'ready') {
+        // Down after having worked: fail now, the caller retries. Never connected yet: this is
+        // the first listener of the process, give the connection its connect timeout.
+        if (this.#everReady)
+          throw new StoreUnavailableError('The Redis subscriber is reconnecting');
+        await waitUntilReady(this.#redis, this.#connectTimeoutMs);
+      }
+      await this.#redis.ssubscribe(channel);
+    } catch (error) {
+      this.#channels.delete(channel);
+      throw error;
+    }
+  }
+
+  unsubscribe(channel: string): void {
+    this.#channels.delete(channel);
+    // While disconnected there is nothing to undo: the server dropped every subscription of the
+    // old connection, and the reconnect resubscribes only what is still wanted.
+    if (this.#redis.status === 'ready') this.#redis.sunsubscribe(channel).catch(() => {});
+  }
+
+  close(): void {
+    this.#channels.clear();
+    this.#redis.disconnect();
+  }
+
+  async #resubscribe(): Promise<void> {
+    const channels = [...this.#channels];
+    if (channels.length === 0) return;
+    try {
+      await Promise.all(channels.map((channel) => this.#redis.ssubscribe(channel)));
+    } catch {
+      // The connection dropped again before Redis confirmed: the next 'ready' starts over.
+      return;
+    }
+    // Only now, with the subscription confirmed, may listeners read what they missed: anything
+    // committed after their read is notified.
+    this.#onGap(channels);
+  }
+}

@@ -1,0 +1,20 @@
+#!lua
+--[[
+acquire-lease.lua: takes or renews the lease naming the worker that runs an execution:
+SET if free or already ours, with a PX expiry. A terminal or missing execution has no lease.
+
+KEYS[1]  state hash        <prefix>:{op}:state
+KEYS[2]  lease string      <prefix>:{op}:lease
+ARGV[1]  holder
+ARGV[2]  ttl in ms
+
+Returns
+  1  the holder now holds the lease
+  0  another holder's lease has not expired, or the execution is missing or terminal
+]]
+local terminal = redis.call('HGET', KEYS[1], 'terminal')
+if terminal ~= '0' then return 0 end
+local current = redis.call('GET', KEYS[2])
+if current and current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1

@@ -1,0 +1,431 @@
+import {
+  type Cursor,
+  type Envelope,
+  type ExecutionSnapshot,
+  isTerminalStatus,
+  makeEnvelope,
+  type OperationId,
+  streamIdOf,
+  type TimelineEntry,
+} from '@execstream/event-schema';
+import {
+  type CommitOutcome,
+  type ExecutionRecord,
+  type ExecutionState,
+  InvalidInputError,
+  type LiveListener,
+  type RetentionInfo,
+  type StreamBackend,
+} from '@execstream/stream-service';
+import { type ConnectOptions, connectRedis, type RedisClient, waitUntilReady } from './connect.ts';
+import { storeCall } from './errors.ts';
+import { RedisKeys } from './keys.ts';
+import { LiveHub } from './live-hub.ts';
+import { interpretCommit, runScript, SCRIPTS } from './scripts.ts';
+
+export interface RedisBackendOptions extends ConnectOptions {
+  /**
+   * Where Redis is: `redis://host:port`, `rediss://…`, or a cluster as
+   * `redis+cluster://host:port,host:port` (see `parseRedisUrl`).
+   */
+  url: string;
+  /**
+   * Prefix of every key, so several deployments (or test runs) can share one Redis.
+   * @default 'es'
+   */
+  keyPrefix?: string;
+  /**
+   * Events kept per execution; older ones are trimmed (readers resync from a snapshot).
+   * @default 10_000
+   */
+  maxEventsPerStream?: number;
+  /**
+   * How long a terminal execution is kept before all its keys expire.
+   * @default 86_400_000 (24 hours)
+   */
+  terminalTtlMs?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * How long an entry of the unfinished index may point at an execution that does not exist before
+ * it is dropped: longer than any creation takes between indexing it and storing it, so an
+ * execution being created right now is never dropped from the index workers recover from.
+ */
+const UNFINISHED_GRACE_MS = 60_000;
+const SCAN_PAGE = 100;
+
+/**
+ * The Redis Streams backend: each execution is a stream whose entry ids are the cursors, plus a
+ * hash with its record and materialised snapshot, all changed together by one Lua script per
+ * batch. See docs/redis.md for the key layout, the scripts and the connection model.
+ */
+export class RedisBackend implements StreamBackend {
+  readonly #client: RedisClient;
+  readonly #keys: RedisKeys;
+  readonly #hub: LiveHub;
+  readonly #maxEvents: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  #closed = false;
+
+  private constructor(client: RedisClient, options: RedisBackendOptions) {
+    this.#client = client;
+    this.#keys = new RedisKeys(options.keyPrefix ?? 'es');
+    this.#hub = new LiveHub(client, options);
+    this.#maxEvents = options.maxEventsPerStream ?? 10_000;
+    this.#ttlMs = options.terminalTtlMs ?? 86_400_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Connects and resolves once Redis takes commands (`StoreUnavailableError` if it does not). */
+  static async connect(options: RedisBackendOptions): Promise<RedisBackend> {
+    const maxEvents = options.maxEventsPerStream ?? 10_000;
+    if (!Number.isInteger(maxEvents) || maxEvents < 1) {
+      throw new InvalidInputError('maxEventsPerStream must be a positive integer');
+    }
+    const client = connectRedis(options.url, options);
+    // Constructed before waiting so that a bad key prefix fails before any connection is kept.
+    let backend: RedisBackend;
+    try {
+      backend = new RedisBackend(client, options);
+      await waitUntilReady(client, options.connectTimeoutMs ?? 5_000);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+    return backend;
+  }
+
+  /** The command connection(s); for tests and benchmarks that inspect Redis. */
+  get client(): RedisClient {
+    return this.#client;
+  }
+
+  get keys(): RedisKeys {
+    return this.#keys;
+  }
+
+  /** Streams this process is subscribed to (one SSUBSCRIBE each). */
+  liveChannelCount(): number {
+    return this.#hub.channelCount();
+  }
+
+  /**
+   * Three steps in three hash slots, each idempotent, in an order that a crash between any two
+   * never loses or corrupts anything (docs/redis.md, "Creating an execution"):
+   * 1. claim.lua on the owner: the idempotency claim and the owner's index;
+   * 2. the unfinished index;
+   * 3. create.lua on the execution: its state and first event, or the existing ones.
+   * A crash after 1 or 2 leaves index entries that readers skip, and a retry with the same
+   * idempotency key gets the claimed id back and completes that execution's creation.
+   */
+  async createExecution(
+    record: ExecutionRecord,
+    first: Envelope,
+    snapshot: ExecutionSnapshot,
+  ): Promise<{ state: ExecutionState; created: boolean }> {
+    const owner = this.#keys.owner(record.ownerId);
+    const claimKeys = [owner.executions, owner.counter];
+    if (record.idempotencyKey !== null) {
+      claimKeys.push(this.#keys.idempotency(record.ownerId, record.idempotencyKey));
+    }
+    const claimed = String(
+      await storeCall(() =>
+        runScript(this.#client, SCRIPTS.claim, claimKeys, [record.operationId]),
+      ),
+    ) as OperationId;
+    let target = { record, first, snapshot };
+    if (claimed !== record.operationId) {
+      const existing = await this.readState(claimed);
+      if (existing) return { state: existing, created: false };
+      // The key's first request crashed before creating its execution: finish that one.
+      target = retarget(claimed, record, first, snapshot);
+    }
+    const createdAtMs = Date.parse(target.record.createdAt);
+    await storeCall(() =>
+      this.#client.zadd(this.#keys.unfinished(), 'NX', createdAtMs, target.record.operationId),
+    );
+    const keys = this.#keys.execution(target.record.operationId);
+    const reply = (await storeCall(() =>
+      runScript(
+        this.#client,
+        SCRIPTS.create,
+        [keys.state, keys.events, keys.timeline],
+        [
+          JSON.stringify(target.record),
+          headJson(target.snapshot),
+          target.snapshot.sequence,
+          isTerminalStatus(target.snapshot.status) ? '1' : '0',
+          target.record.ownerId,
+          target.first.cursor,
+          JSON.stringify(target.first),
+          ...newTimelineEntries(target.snapshot, 0),
+        ],
+      ),
+    )) as [number, ...string[]];
+    if (reply[0] === 1) {
+      return { state: { record: target.record, snapshot: target.snapshot }, created: true };
+    }
+    return { state: parseState(reply.slice(1) as string[]), created: false };
+  }
+
+  async readState(operationId: OperationId): Promise<ExecutionState | null> {
+    const keys = this.#keys.execution(operationId);
+    const reply = (await storeCall(() =>
+      runScript(this.#client, SCRIPTS.readState, [keys.state, keys.timeline], []),
+    )) as string[];
+    return reply.length === 0 ? null : parseState(reply);
+  }
+
+  async commit(
+    operationId: OperationId,
+    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
+  ): Promise<CommitOutcome> {
+    const keys = this.#keys.execution(operationId);
+    const terminal = isTerminalStatus(batch.snapshot.status);
+    const events: string[] = [];
+    for (const envelope of batch.envelopes) events.push(envelope.cursor, JSON.stringify(envelope));
+    const reply = interpretCommit(
+      await storeCall(() =>
+        runScript(
+          this.#client,
+          SCRIPTS.commit,
+          [keys.state, keys.events, keys.timeline, keys.lease],
+          [
+            batch.baseSequence,
+            batch.snapshot.sequence,
+            terminal ? '1' : '0',
+            headJson(batch.snapshot),
+            this.#maxEvents,
+            this.#ttlMs,
+            keys.channel,
+            batch.envelopes.length,
+            ...events,
+            ...newTimelineEntries(batch.snapshot, batch.baseSequence),
+          ],
+        ),
+      ),
+    );
+    if (reply.outcome === 'committed' && reply.terminalRecord !== null) {
+      await this.#afterTerminal(operationId, JSON.parse(reply.terminalRecord) as ExecutionRecord);
+    }
+    return reply.outcome;
+  }
+
+  async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
+    const { events } = this.#keys.execution(operationId);
+    const entries = await storeCall(() =>
+      this.#client.xrange(events, `(${after}`, '+', 'COUNT', limit),
+    );
+    return entries.map(parseEntry);
+  }
+
+  async readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null> {
+    const { events } = this.#keys.execution(operationId);
+    const [entry] = await storeCall(() => this.#client.xrange(events, cursor, cursor, 'COUNT', 1));
+    return entry ? parseEntry(entry) : null;
+  }
+
+  async retention(operationId: OperationId): Promise<RetentionInfo> {
+    const { events } = this.#keys.execution(operationId);
+    // One transaction, so that a trim in between cannot pair a length with another first entry.
+    const results = await storeCall(() =>
+      this.#client
+        .multi()
+        .xlen(events)
+        .xrange(events, '-', '+', 'COUNT', 1)
+        .xrevrange(events, '+', '-', 'COUNT', 1)
+        .exec(),
+    );
+    const [length, first, last] = (results ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    }) as [number, [string, string[]][], [string, string[]][]];
+    return { firstCursor: first[0]?.[0] ?? null, lastCursor: last[0]?.[0] ?? null, length };
+  }
+
+  listen(operationId: OperationId, listener: LiveListener): Promise<() => void> {
+    return this.#hub.listen(this.#keys.execution(operationId).channel, listener);
+  }
+
+  listenerCount(): number {
+    return this.#hub.listenerCount();
+  }
+
+  async listExecutions(
+    ownerId: string,
+    options: { cursor: string | null; limit: number },
+  ): Promise<{ operationIds: OperationId[]; nextCursor: string | null }> {
+    // The cursor is the creation-order number of the last execution already returned.
+    if (options.cursor !== null && !/^\d{1,15}$/.test(options.cursor)) {
+      throw new InvalidInputError('list cursor is malformed');
+    }
+    const { executions } = this.#keys.owner(ownerId);
+    const operationIds: OperationId[] = [];
+    let below = options.cursor === null ? '+inf' : `(${options.cursor}`;
+    let lastScore: string | null = null;
+    while (operationIds.length < options.limit) {
+      const page = await storeCall(() =>
+        this.#client.zrevrangebyscore(
+          executions,
+          below,
+          '-inf',
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          SCAN_PAGE,
+        ),
+      );
+      if (page.length === 0) return { operationIds, nextCursor: null };
+      const ids = page.filter((_, index) => index % 2 === 0) as OperationId[];
+      // Entries whose execution expired (or was never created) are skipped, as in memory.
+      const owners = await Promise.all(
+        ids.map((id) =>
+          storeCall(() => this.#client.hget(this.#keys.execution(id).state, 'owner')),
+        ),
+      );
+      for (const [index, id] of ids.entries()) {
+        lastScore = page[index * 2 + 1] as string;
+        if (owners[index] === ownerId) operationIds.push(id);
+        if (operationIds.length === options.limit) break;
+      }
+      below = `(${lastScore}`;
+    }
+    const older = await storeCall(() => this.#client.zcount(executions, '-inf', below));
+    return { operationIds, nextCursor: older > 0 ? lastScore : null };
+  }
+
+  async acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean> {
+    const keys = this.#keys.execution(operationId);
+    const reply = await storeCall(() =>
+      runScript(this.#client, SCRIPTS.acquireLease, [keys.state, keys.lease], [holder, ttlMs]),
+    );
+    return reply === 1;
+  }
+
+  async releaseLease(operationId: OperationId, holder: string): Promise<void> {
+    const { lease } = this.#keys.execution(operationId);
+    await storeCall(() => runScript(this.#client, SCRIPTS.releaseLease, [lease], [holder]));
+  }
+
+  /**
+   * Oldest first. Entries of executions that ended are removed on the way (finishing what
+   * `#afterTerminal` may not have done), and so are entries whose execution has been missing for
+   * longer than any creation takes.
+   */
+  async listUnfinished(limit: number): Promise<OperationId[]> {
+    const index = this.#keys.unfinished();
+    const unfinished: OperationId[] = [];
+    const finished: ExecutionRecord[] = [];
+    const stale: string[] = [];
+    for (let offset = 0; unfinished.length < limit; offset += SCAN_PAGE) {
+      const page = await storeCall(() =>
+        this.#client.zrange(index, offset, offset + SCAN_PAGE - 1, 'WITHSCORES'),
+      );
+      if (page.length === 0) break;
+      const ids = page.filter((_, position) => position % 2 === 0) as OperationId[];
+      const states = await Promise.all(
+        ids.map((id) =>
+          storeCall(() => this.#client.hmget(this.#keys.execution(id).state, 'terminal', 'record')),
+        ),
+      );
+      for (const [position, id] of ids.entries()) {
+        const [terminal, record] = states[position] as [string | null, string | null];
+        if (terminal === '0') {
+          if (unfinished.length < limit) unfinished.push(id);
+        } else if (terminal === '1' && record !== null) {
+          finished.push(JSON.parse(record) as ExecutionRecord);
+        } else if (this.#now() - Number(page[position * 2 + 1]) > UNFINISHED_GRACE_MS) {
+          stale.push(id);
+        }
+      }
+    }
+    await Promise.all(finished.map((record) => this.#afterTerminal(record.operationId, record)));
+    if (stale.length > 0) await storeCall(() => this.#client.zrem(index, ...stale));
+    return unfinished;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.#client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hub.close();
+    this.#client.disconnect();
+  }
+
+  /**
+   * The owner-side and index-side bookkeeping of an execution that just ended, in other hash
+   * slots than its own keys, so after its commit: the idempotency claim expires with it, then it
+   * leaves the unfinished index. Best effort: the commit has happened whatever this does, and
+   * `listUnfinished` redoes it for any entry still indexed (the claim first, so an entry is only
+   * dropped once its claim is set to expire).
+   */
+  async #afterTerminal(operationId: OperationId, record: ExecutionRecord): Promise<void> {
+    try {
+      if (record.idempotencyKey !== null) {
+        const claim = this.#keys.idempotency(record.ownerId, record.idempotencyKey);
+        await this.#client.pexpire(claim, this.#ttlMs);
+      }
+      await this.#client.zrem(this.#keys.unfinished(), operationId);
+    } catch {
+      // Left for the next listUnfinished, which finds the entry terminal and finishes this.
+    }
+  }
+}
+
+/** The snapshot without its timeline: the timeline lives in its own list, appended per batch. */
+function headJson(snapshot: ExecutionSnapshot): string {
+  // Spreading keeps `timeline` where the reducer put it, so the reassembled snapshot serialises
+  // byte for byte like the one the reducer produced.
+  return JSON.stringify({ ...snapshot, timeline: [] });
+}
+
+/** The timeline entries a batch added: those after the base sequence (they are at the end). */
+function newTimelineEntries(snapshot: ExecutionSnapshot, baseSequence: number): string[] {
+  const { timeline } = snapshot;
+  let start = timeline.length;
+  while (start > 0 && (timeline[start - 1] as TimelineEntry).sequence > baseSequence) start--;
+  return timeline.slice(start).map((entry) => JSON.stringify(entry));
+}
+
+function parseState([record, head, ...timeline]: string[]): ExecutionState {
+  const snapshot = JSON.parse(head as string) as ExecutionSnapshot;
+  snapshot.timeline = timeline.map((entry) => JSON.parse(entry) as TimelineEntry);
+  return { record: JSON.parse(record as string) as ExecutionRecord, snapshot };
+}
+
+function parseEntry([, fields]: [string, string[]]): Envelope {
+  // Fields are [name, value] pairs; an entry has exactly one, `e`.
+  return JSON.parse(fields[1] as string) as Envelope;
+}
+
+/** The same request under the operation id its idempotency key already claimed. */
+function retarget(
+  operationId: OperationId,
+  record: ExecutionRecord,
+  first: Envelope,
+  snapshot: ExecutionSnapshot,
+) {
+  return {
+    record: { ...record, operationId },
+    first: makeEnvelope({
+      streamId: streamIdOf(operationId),
+      cursor: first.cursor,
+      sequence: first.sequence,
+      ts: first.ts,
+      kind: first.kind,
+      operationId,
+      payload: first.payload,
+    }) as Envelope,
+    snapshot: { ...snapshot, operationId },
+  };
+}
