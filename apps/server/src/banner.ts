@@ -1,0 +1,27 @@
+/** What `pnpm start` prints for a person: where it runs, a key, and a command that shows a run. */
+export function startBanner(options: {
+  url: string;
+  store: 'memory' | 'redis';
+  devKey: { key: string; ownerId: string } | null;
+  demo: boolean;
+}): string {
+  const { url, devKey } = options;
+  const lines = [
+    '',
+    `execstream is listening on ${url}`,
+    `  store: ${options.store === 'redis' ? 'Redis (REDIS_URL)' : 'embedded, in memory (set REDIS_URL for Redis)'}`,
+    `  demo executor: ${options.demo ? 'on' : 'off'}`,
+  ];
+  if (devKey) {
+    const header = `-H 'X-API-KEY: ${devKey.key}'`;
+    lines.push(
+      `  dev API key (owner "${devKey.ownerId}", valid until this process stops): ${devKey.key}`,
+      '',
+      'Submit a swap and follow it live:',
+      '',
+      `  OP=$(curl -s ${header} -H 'Content-Type: application/json' -d '{"type":"swap"}' ${url}/v1/trpc/v2.executions.submit | grep -o 'op_[A-Za-z0-9_-]*') && curl -sN ${header} ${url}/v1/executions/$OP/stream`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,123 @@
+import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integer(name: string, min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const parsed = Number(value);
+      if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+        context.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
+
+const EnvSchema = z.object({
+  PORT: integer('PORT', 0, 65_535, 3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .transform((value) => (value?.trim() ? value.trim() : null))
+    .refine((value) => value === null || /^rediss?(\+cluster)?:\/\//.test(value), {
+      message:
+        'REDIS_URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://',
+    }),
+  EXECSTREAM_API_KEYS: z
+    .string()
+    .optional()
+    .transform((value, context): BootstrapKey[] | null => {
+      if (value === undefined || value.trim() === '') return null;
+      try {
+        return parseBootstrapKeys(value);
+      } catch (error) {
+        context.addIssue({
+          code: 'custom',
+          message: `EXECSTREAM_API_KEYS ${(error as Error).message} (format: key:ownerId,key:ownerId)`,
+        });
+        return z.NEVER;
+      }
+    }),
+  EXECSTREAM_DEMO: z
+    .enum(['on', 'off'], { message: 'EXECSTREAM_DEMO must be on or off' })
+    .default('on'),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+  EXECSTREAM_SSE_RETRY_MS: integer('EXECSTREAM_SSE_RETRY_MS', 0, 60_000, 1000),
+  EXECSTREAM_PING_INTERVAL_MS: integer('EXECSTREAM_PING_INTERVAL_MS', 100, 15_000, 10_000),
+  EXECSTREAM_MAX_BACKLOG_BYTES: integer(
+    'EXECSTREAM_MAX_BACKLOG_BYTES',
+    1024,
+    1_073_741_824,
+    1_048_576,
+  ),
+  EXECSTREAM_STREAM_MAX_LIFETIME_MS: integer(
+    'EXECSTREAM_STREAM_MAX_LIFETIME_MS',
+    1000,
+    86_400_000,
+    900_000,
+  ),
+  EXECSTREAM_LEASE_TTL_MS: integer('EXECSTREAM_LEASE_TTL_MS', 300, 600_000, 10_000),
+  EXECSTREAM_SHUTDOWN_GRACE_MS: integer('EXECSTREAM_SHUTDOWN_GRACE_MS', 0, 120_000, 5_000),
+});
+
+/** The server's configuration, from the variables of CONTRACT §8 and docs/server.md. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  /** `null`: the embedded in-memory store. */
+  redisUrl: string | null;
+  /** `null`: none given; a dev key is minted when the demo is on. */
+  apiKeys: BootstrapKey[] | null;
+  demo: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  sseRetryMs: number;
+  pingIntervalMs: number;
+  maxBacklogBytes: number;
+  streamMaxLifetimeMs: number;
+  leaseTtlMs: number;
+  shutdownGraceMs: number;
+}
+
+/** Thrown for an invalid environment; its message lists every problem, one per line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the configuration. @throws ConfigError */
+export function loadConfig(env: Record<string, string | undefined>): ServerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) =>
+      issue.message.startsWith(String(issue.path[0]))
+        ? `  ${issue.message}`
+        : `  ${issue.path.join('.')}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env_ = parsed.data;
+  return {
+    port: env_.PORT,
+    host: env_.HOST,
+    redisUrl: env_.REDIS_URL,
+    apiKeys: env_.EXECSTREAM_API_KEYS,
+    demo: env_.EXECSTREAM_DEMO === 'on',
+    logLevel: env_.LOG_LEVEL,
+    sseRetryMs: env_.EXECSTREAM_SSE_RETRY_MS,
+    pingIntervalMs: env_.EXECSTREAM_PING_INTERVAL_MS,
+    maxBacklogBytes: env_.EXECSTREAM_MAX_BACKLOG_BYTES,
+    streamMaxLifetimeMs: env_.EXECSTREAM_STREAM_MAX_LIFETIME_MS,
+    leaseTtlMs: env_.EXECSTREAM_LEASE_TTL_MS,
+    shutdownGraceMs: env_.EXECSTREAM_SHUTDOWN_GRACE_MS,
+  };
+}

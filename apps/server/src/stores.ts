@@ -1,0 +1,90 @@
+import {
+  type ApiKeyStore,
+  type Authenticate,
+  apiKeyResolver,
+  createAuthenticator,
+  generateApiKey,
+  loadBootstrapKeys,
+  MemoryApiKeyStore,
+  RedisApiKeyStore,
+} from '@execstream/auth';
+import { connectRedis, createRedisExecutionStreams, waitUntilReady } from '@execstream/redis-store';
+import { createMemoryExecutionStreams, type ExecutionStreams } from '@execstream/stream-service';
+import type { ServerConfig } from './config.ts';
+
+/** The stores of one server process and how to reach and close them. */
+export interface Stores {
+  streams: ExecutionStreams;
+  /** Where keys created by `keys create` live (Redis), or this process's memory. */
+  apiKeys: ApiKeyStore;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The embedded store: everything in this process, nothing to install. */
+export function openMemoryStores(): Stores {
+  const streams = createMemoryExecutionStreams();
+  return {
+    streams,
+    apiKeys: new MemoryApiKeyStore(),
+    ping: () => streams.ping(),
+    close: () => streams.close(),
+  };
+}
+
+// How long start-up waits for Redis before it gives up with a clear error.
+const REDIS_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Redis: the stream service of @execstream/redis-store, and one more connection for API keys.
+ * Every instance on the same Redis shares executions, keys and leases.
+ */
+export async function openRedisStores(
+  url: string,
+  onConnectionError: (error: Error) => void,
+): Promise<Stores> {
+  const streams = await createRedisExecutionStreams({
+    url,
+    connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+    onConnectionError,
+  });
+  const keysClient = connectRedis(url, { connectionName: 'execstream:keys' });
+  keysClient.on('error', onConnectionError);
+  try {
+    await waitUntilReady(keysClient, REDIS_CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    keysClient.disconnect();
+    await streams.close();
+    throw error;
+  }
+  return {
+    streams,
+    apiKeys: new RedisApiKeyStore(keysClient),
+    ping: () => streams.ping(),
+    close: async () => {
+      await streams.close();
+      keysClient.disconnect();
+    },
+  };
+}
+
+/**
+ * Authentication over the bootstrap keys (kept only in this process, by hash) and the shared
+ * key store. Returns the dev key it minted, if any: with no keys configured and the demo on,
+ * `pnpm start` must still give a working `curl` command.
+ */
+export async function buildAuthentication(
+  config: ServerConfig,
+  stores: Stores,
+): Promise<{ authenticate: Authenticate; devKey: { key: string; ownerId: string } | null }> {
+  const bootstrap = new MemoryApiKeyStore();
+  let devKey: { key: string; ownerId: string } | null = null;
+  if (config.apiKeys) {
+    await loadBootstrapKeys(bootstrap, config.apiKeys);
+  } else if (config.demo) {
+    devKey = { key: generateApiKey(), ownerId: 'dev' };
+    await loadBootstrapKeys(bootstrap, [devKey]);
+  }
+  const authenticate = createAuthenticator([apiKeyResolver([bootstrap, stores.apiKeys])]);
+  return { authenticate, devKey };
+}

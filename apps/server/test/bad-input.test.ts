@@ -1,0 +1,297 @@
+import { ExecutionProducer } from '@execstream/stream-service';
+import { TRPCClientError } from '@trpc/client';
+import { describe, expect, it } from 'vitest';
+import { rawRequest } from './support/http.ts';
+import { OWNER_A, OWNER_B, startTestServer } from './support/server.ts';
+import { collectSubscription, trpcClient } from './support/trpc.ts';
+
+const asA = { 'X-API-KEY': OWNER_A.key };
+const asB = { 'X-API-KEY': OWNER_B.key };
+const UNKNOWN = 'op_01JWZEE2MF30KVRMRX53N88VA4';
+
+function errorBody(body: string): { code: string; message: string } {
+  const parsed = JSON.parse(body);
+  expect(parsed.success).toBe(false);
+  expect(Object.keys(parsed)).toEqual(['success', 'error']);
+  expect(Object.keys(parsed.error)).toEqual(['code', 'message']);
+  expect(body).not.toMatch(/\bat .*\.ts:\d+/);
+  return parsed.error;
+}
+
+async function startWithExecution() {
+  const server = await startTestServer();
+  const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+  const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+  await producer.start();
+  return { server, operationId: record.operationId, producer };
+}
+
+describe('the raw SSE route refuses bad input with CONTRACT §7 bodies', () => {
+  it('answers 401 without a key or with a wrong one, before looking at anything else', async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    const attempts: Record<string, string>[] = [
+      {},
+      { 'X-API-KEY': 'not-a-key-of-anyone-000' },
+      { 'X-API-KEY': '' },
+    ];
+    for (const headers of attempts) {
+      const res = await rawRequest(server.url, {
+        path: `/v1/executions/${operationId}/stream`,
+        headers,
+      });
+      expect(res.status).toBe(401);
+      expect(errorBody(res.body).code).toBe('UNAUTHORIZED');
+      expect(res.headers['x-request-id']).toMatch(/.+/);
+    }
+  });
+
+  it('answers 400 for malformed operation ids and cursors', async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    for (const id of ['op_', 'nope', 'op_with%20space', `op_${'x'.repeat(65)}`, '%E0%A4%A']) {
+      const res = await rawRequest(server.url, {
+        path: `/v1/executions/${id}/stream`,
+        headers: asA,
+      });
+      expect(res.status).toBe(400);
+      expect(errorBody(res.body).code).toBe('OPERATION_ID_INVALID');
+    }
+    const path = `/v1/executions/${operationId}/stream`;
+    for (const cursor of ['abc', '1-', '-1', '1-2-3', '99999999999999999999999-0', '1.5-0']) {
+      const byHeader = await rawRequest(server.url, {
+        path,
+        headers: { ...asA, 'Last-Event-ID': cursor },
+      });
+      expect(byHeader.status).toBe(400);
+      expect(errorBody(byHeader.body).code).toBe('CURSOR_INVALID');
+      const byQuery = await rawRequest(server.url, {
+        path: `${path}?lastEventId=${encodeURIComponent(cursor)}`,
+        headers: asA,
+      });
+      expect(byQuery.status).toBe(400);
+      expect(errorBody(byQuery.body).code).toBe('CURSOR_INVALID');
+    }
+    // The header wins over the query.
+    const both = await rawRequest(server.url, {
+      path: `${path}?lastEventId=garbage`,
+      headers: { ...asA, 'Last-Event-ID': '0' },
+    });
+    expect(both.status).toBe(200);
+  });
+
+  it("answers another owner's execution exactly as an unknown one", async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    const foreign = await rawRequest(server.url, {
+      path: `/v1/executions/${operationId}/stream`,
+      headers: asB,
+    });
+    const unknown = await rawRequest(server.url, {
+      path: `/v1/executions/${UNKNOWN}/stream`,
+      headers: asB,
+    });
+    expect(foreign.status).toBe(404);
+    expect(unknown.status).toBe(404);
+    // Same body but for the id the caller sent, and the same headers but for the request id.
+    expect(foreign.body.replace(operationId, UNKNOWN)).toBe(unknown.body);
+    const comparable = (headers: Record<string, unknown>) => {
+      const { 'x-request-id': _id, date: _date, ...rest } = headers;
+      return rest;
+    };
+    expect(comparable(foreign.headers)).toEqual(comparable(unknown.headers));
+  });
+});
+
+describe('the tRPC surface refuses bad input with TRPCError codes', () => {
+  it('answers UNAUTHORIZED without a key, on calls and on the subscription', async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    const anonymous = trpcClient(server.url, null);
+    const call = await anonymous.v2.executions.get.query({ operationId }).catch((error) => error);
+    expect(call).toBeInstanceOf(TRPCClientError);
+    expect(call.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
+    const raw = await rawRequest(server.url, {
+      path: `/v1/trpc/v2.executions.get?input=${encodeURIComponent(JSON.stringify({ operationId }))}`,
+    });
+    expect(raw.status).toBe(401);
+    const stream = await collectSubscription(anonymous, { operationId });
+    expect(stream.events).toEqual([]);
+    expect((stream.error as TRPCClientError<never>).data).toMatchObject({ code: 'UNAUTHORIZED' });
+  });
+
+  it('answers BAD_REQUEST for malformed ids and cursors, NOT_FOUND alike for foreign and unknown', async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    const a = trpcClient(server.url, OWNER_A.key);
+    const b = trpcClient(server.url, OWNER_B.key);
+    const badId = await a.v2.executions.get.query({ operationId: 'nope' }).catch((error) => error);
+    expect(badId.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    expect(badId.message).toMatch(/^operationId: /);
+    const badCursor = await collectSubscription(a, { operationId, lastEventId: 'garbage' });
+    expect((badCursor.error as TRPCClientError<never>).data).toMatchObject({ code: 'BAD_REQUEST' });
+    const badAfter = await a.v2.executions.detail
+      .query({ operationId, after: 'x-y' })
+      .catch((e) => e);
+    expect(badAfter.data).toMatchObject({ code: 'BAD_REQUEST' });
+
+    const foreign = await b.v2.executions.get.query({ operationId }).catch((error) => error);
+    const unknown = await b.v2.executions.get
+      .query({ operationId: UNKNOWN })
+      .catch((error) => error);
+    expect(foreign.data).toMatchObject({ code: 'NOT_FOUND', httpStatus: 404 });
+    expect(foreign.message.replace(operationId, UNKNOWN)).toBe(unknown.message);
+    expect(foreign.data).toEqual(unknown.data);
+    for (const attempt of [
+      b.v2.executions.detail.query({ operationId }),
+      b.v2.executions.cancel.mutate({ operationId }),
+    ]) {
+      expect((await attempt.catch((error) => error)).data).toMatchObject({ code: 'NOT_FOUND' });
+    }
+    const foreignStream = await collectSubscription(b, { operationId });
+    expect((foreignStream.error as TRPCClientError<never>).data).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    // B's cancel changed nothing of A's execution.
+    expect((await a.v2.executions.get.query({ operationId })).status).toBe('running');
+  });
+
+  it('rejects malformed submissions and creates nothing', async () => {
+    await using server = await startTestServer({ EXECSTREAM_DEMO: 'on' });
+    const a = trpcClient(server.url, OWNER_A.key);
+    for (const input of [
+      { type: 'teleport' },
+      { type: 'swap', params: { simulate: { steps: 0 } } },
+      { type: 'swap', params: { simulate: { outcome: 'maybe' } } },
+      { type: 'swap', params: { simulate: { intervalMs: 60_001 } } },
+      { type: 'swap', params: { simulate: { extra: true } } },
+      { type: 'swap', idempotencyKey: '' },
+    ]) {
+      // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
+      const error = await a.v2.executions.submit.mutate(input as any).catch((e) => e);
+      expect(error.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    }
+    expect((await a.v2.executions.list.query()).items).toEqual([]);
+  });
+});
+
+interface RequestShape {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A small deterministic generator, so a failing case can be replayed. */
+function seeded(seed: number) {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+}
+
+describe('randomised malformed requests', () => {
+  it('never get a 5xx or a stack trace', async () => {
+    const { server, operationId, producer } = await startWithExecution();
+    await using _ = server;
+    // Terminal, so that well-formed stream requests end by themselves.
+    await producer.complete({ ok: true });
+    const random = seeded(20_260_328);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const junk = () =>
+      Array.from({ length: Math.floor(random() * 40) }, () =>
+        pick([
+          'a',
+          'Z',
+          '0',
+          '-',
+          '_',
+          '%',
+          '%00',
+          '%FF',
+          '/',
+          '..',
+          ' ',
+          '"',
+          '{',
+          '}',
+          'é',
+          '\u0000',
+          '9',
+          ':',
+        ]),
+      ).join('');
+    const ids = [operationId, UNKNOWN, 'op_', () => `op_${junk()}`, junk];
+    const cursors = ['0', '0-0', '1-0', '', '-', '18446744073709551616-0', junk];
+    const value = <T>(options: readonly (T | (() => string))[]) => {
+      const chosen = pick(options);
+      return typeof chosen === 'function' ? (chosen as () => string)() : chosen;
+    };
+    const statuses = new Map<number, number>();
+    for (let index = 0; index < 300; index++) {
+      const id = encodeURIComponent(String(value(ids))).replace(/%25/g, pick(['%25', '%']));
+      const headers: Record<string, string> = {};
+      if (random() < 0.85)
+        headers['X-API-KEY'] = pick([
+          OWNER_A.key,
+          OWNER_B.key,
+          'short',
+          junk().replace(/[^\x21-\x7e]/g, '') || 'k',
+        ]);
+      if (random() < 0.5)
+        headers['Last-Event-ID'] = String(value(cursors)).replace(/[^\x20-\x7e]/g, '');
+      const inputs = [
+        JSON.stringify({ operationId: value(ids) }),
+        JSON.stringify({ operationId: value(ids), lastEventId: value(cursors) }),
+        JSON.stringify({
+          operationId: value(ids),
+          after: value(cursors),
+          limit: pick([0, 1, 1001, -5, 2.5, 'ten']),
+        }),
+        JSON.stringify(pick([null, 42, 'str', [], { type: pick(['swap', 'x', null]) }])),
+        junk(),
+      ];
+      const request = pick<() => RequestShape>([
+        () => ({
+          path: `/v1/executions/${id}/stream${random() < 0.3 ? `?lastEventId=${encodeURIComponent(String(value(cursors)))}` : ''}`,
+        }),
+        () => ({
+          method: pick(['POST', 'PUT', 'DELETE', 'PATCH']),
+          path: `/v1/executions/${id}/stream`,
+        }),
+        () => ({
+          path: `/v1/trpc/v2.executions.${pick(['get', 'detail', 'stream', 'list', 'nope', 'submit'])}?input=${encodeURIComponent(pick(inputs))}`,
+        }),
+        () => ({
+          method: 'POST',
+          path: `/v1/trpc/v2.executions.${pick(['submit', 'cancel', 'get'])}`,
+          body: pick(inputs),
+          headers: {
+            'Content-Type': pick([
+              'application/json',
+              'text/plain',
+              'application/x-www-form-urlencoded',
+            ]),
+          },
+        }),
+        () => ({ path: `/v1/${junk()}` }),
+        () => ({ path: `/${junk()}` }),
+      ])();
+      const res = await rawRequest(server.url, {
+        ...request,
+        // Only what an HTTP client can put on the request line: the rest goes percent-encoded.
+        path: request.path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)),
+        headers: { ...headers, ...(request.headers ?? {}) },
+      });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status >= 500 || /\bat .*\.(ts|js):\d+/.test(res.body)) {
+        throw new Error(
+          `request ${index} ${JSON.stringify(request)} got ${res.status}: ${res.body}`,
+        );
+      }
+    }
+    // The generator reached every kind of answer, so the loop exercised more than one path.
+    for (const status of [200, 400, 401, 404]) expect(statuses.get(status)).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,75 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { hashApiKey, isWellFormedApiKey } from './api-keys.ts';
+import type { ApiKeyStore } from './key-store.ts';
+
+/**
+ * Who is calling. Every read and write is scoped to `ownerId` (CONTRACT §7). `credential` says
+ * how they proved it: API keys today; wallet-session cookies add a member without touching the
+ * surfaces, which only ever see a `Principal`.
+ */
+export interface Principal {
+  ownerId: string;
+  credential: 'api-key';
+  /** The public id of the credential, for logs. */
+  credentialId: string;
+}
+
+/**
+ * What one credential scheme found in a request: nothing of its own (`absent`), something of
+ * its own that does not authenticate (`invalid`), or a principal.
+ */
+export type CredentialResult =
+  | { status: 'absent' }
+  | { status: 'invalid' }
+  | { status: 'valid'; principal: Principal };
+
+/** One credential scheme. The wallet-session resolver reads the `cookie` header beside this. */
+export interface CredentialResolver {
+  resolve(headers: IncomingHttpHeaders): Promise<CredentialResult>;
+}
+
+export const API_KEY_HEADER = 'x-api-key';
+
+/**
+ * `X-API-KEY`, looked up by hash in each store in turn (bootstrap keys, then the shared store).
+ */
+export function apiKeyResolver(stores: readonly ApiKeyStore[]): CredentialResolver {
+  return {
+    async resolve(headers) {
+      const raw = headers[API_KEY_HEADER];
+      if (raw === undefined) return { status: 'absent' };
+      // A repeated header is ambiguous: refuse it rather than pick one.
+      if (Array.isArray(raw) || !isWellFormedApiKey(raw)) return { status: 'invalid' };
+      const hash = hashApiKey(raw);
+      for (const store of stores) {
+        const record = await store.lookup(hash);
+        if (record) {
+          return {
+            status: 'valid',
+            principal: { ownerId: record.ownerId, credential: 'api-key', credentialId: record.id },
+          };
+        }
+      }
+      return { status: 'invalid' };
+    },
+  };
+}
+
+/** Resolves the caller of a request; `null` means 401 on every surface. */
+export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
+
+/**
+ * The one authentication module of both surfaces. A request is authenticated when some scheme
+ * recognises it and none rejects it: a wrong credential is never outvoted by a right one.
+ */
+export function createAuthenticator(resolvers: readonly CredentialResolver[]): Authenticate {
+  return async (headers) => {
+    let principal: Principal | null = null;
+    for (const resolver of resolvers) {
+      const result = await resolver.resolve(headers);
+      if (result.status === 'invalid') return null;
+      if (result.status === 'valid') principal ??= result.principal;
+    }
+    return principal;
+  };
+}

@@ -1,0 +1,5 @@
+export * from './api-keys.ts';
+export * from './credentials.ts';
+export * from './key-store.ts';
+export * from './keys.ts';
+export * from './redis-key-store.ts';

@@ -1,0 +1,179 @@
+import { type Envelope, type OperationId, serializeEnvelope } from '@execstream/event-schema';
+import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
+import { getOwnedRecord } from './access.ts';
+import type { DeliveryObserver, Surface } from './observer.ts';
+
+/** An event ready for the wire: the envelope from the store and its one serialisation. */
+export interface Delivered {
+  envelope: Envelope;
+  /** `serializeEnvelope(envelope)`: the `data:` of its SSE frame on every surface. */
+  data: string;
+}
+
+export interface OpenDeliveryOptions {
+  streams: ExecutionStreams;
+  /** The caller; executions of other owners answer as unknown ones. */
+  ownerId: string;
+  operationId: OperationId;
+  /** The client's cursor; `null` for none (CONTRACT §4). */
+  cursor: string | null;
+  /** Aborting ends the delivery and releases the subscription. */
+  signal: AbortSignal;
+  surface: Surface;
+  /**
+   * Bytes of events read from the store but not yet taken by the transport. Past it the reader
+   * is too slow: `onOverflow` runs and the delivery ends. The client loses nothing: it resumes
+   * from the last cursor it received.
+   */
+  maxBacklogBytes: number;
+  /** Drops the connection of a reader that passed the bound (without a clean end). */
+  onOverflow: () => void;
+  observer?: DeliveryObserver;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * One client's read of one execution, shared by the SSE route and the tRPC subscription so that
+ * neither re-implements resume logic, owner checks or flow control.
+ *
+ * The subscription is read eagerly into a queue that the transport drains at its own pace; both
+ * transports wait for the socket to drain before taking more. The queue is the reader's unsent
+ * backlog, and it is bounded in bytes: one stalled reader cannot grow the server's memory.
+ */
+export interface Delivery extends AsyncIterable<Delivered> {
+  /** The execution is terminal and nothing follows the cursor (HTTP 204; tRPC completes). */
+  readonly nothingToSend: boolean;
+  close(): void;
+}
+
+/**
+ * Checks ownership, opens the subscription, and returns the delivery. Throws before anything is
+ * sent, so the caller still picks the HTTP status.
+ * @throws ExecutionNotFoundError, CursorInvalidError, StoreUnavailableError
+ */
+export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
+  await getOwnedRecord(options.streams, options.ownerId, options.operationId);
+  const subscription = await options.streams.subscribe(options.operationId, {
+    cursor: options.cursor,
+    signal: options.signal,
+  });
+  return new BoundedDelivery(subscription, options);
+}
+
+class BoundedDelivery implements Delivery {
+  readonly #subscription: ExecutionSubscription;
+  readonly #options: OpenDeliveryOptions;
+  readonly #now: () => number;
+  readonly #openedAt: number;
+  #queue: Delivered[] = [];
+  #backlogBytes = 0;
+  #pumpDone = false;
+  #pumpError: unknown = null;
+  #closed = false;
+  #wake: (() => void) | null = null;
+  #iterated = false;
+
+  constructor(subscription: ExecutionSubscription, options: OpenDeliveryOptions) {
+    this.#subscription = subscription;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#openedAt = this.#now();
+  }
+
+  get nothingToSend(): boolean {
+    return this.#subscription.nothingToSend;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscription.close();
+    this.#queue = [];
+    this.#changeBacklog(-this.#backlogBytes);
+    this.#wakeUp();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivered> {
+    if (this.#iterated) throw new TypeError('A delivery can be iterated only once');
+    this.#iterated = true;
+    return this.#run();
+  }
+
+  async *#run(): AsyncGenerator<Delivered, void, undefined> {
+    const { surface, observer } = this.#options;
+    observer?.opened?.(surface);
+    void this.#pump();
+    try {
+      while (!this.#closed) {
+        const next = this.#queue.shift();
+        if (next) {
+          this.#changeBacklog(-next.data.length);
+          observer?.delivered?.(surface, next.envelope, this.#liveLag(next.envelope));
+          yield next;
+          continue;
+        }
+        if (this.#pumpDone) {
+          if (this.#pumpError !== null) throw this.#pumpError;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      }
+    } finally {
+      this.close();
+      observer?.closed?.(surface);
+    }
+  }
+
+  async #pump(): Promise<void> {
+    const { surface, observer, cursor, maxBacklogBytes } = this.#options;
+    let first = true;
+    try {
+      for await (const envelope of this.#subscription) {
+        if (this.#closed) break;
+        if (envelope.kind === 'execution.snapshot') {
+          // A snapshot first with no cursor is plain hydration; anywhere else it is a resync.
+          if (!first || cursor !== null) observer?.resynced?.(surface);
+        } else if (first && cursor !== null) {
+          observer?.replayed?.(surface);
+        }
+        first = false;
+        const data = serializeEnvelope(envelope);
+        this.#queue.push({ envelope, data });
+        this.#changeBacklog(data.length);
+        if (this.#backlogBytes > maxBacklogBytes) {
+          observer?.slowConsumer?.(surface);
+          this.#options.onOverflow();
+          this.close();
+          break;
+        }
+        this.#wakeUp();
+      }
+    } catch (error) {
+      this.#pumpError = error;
+    } finally {
+      this.#pumpDone = true;
+      this.#wakeUp();
+    }
+  }
+
+  #changeBacklog(deltaBytes: number): void {
+    if (deltaBytes === 0) return;
+    this.#backlogBytes += deltaBytes;
+    this.#options.observer?.backlog?.(this.#options.surface, deltaBytes);
+  }
+
+  #liveLag(envelope: Envelope): number | null {
+    if (envelope.kind === 'execution.snapshot') return null;
+    const appendedAt = Date.parse(envelope.ts);
+    return appendedAt >= this.#openedAt ? Math.max(0, this.#now() - appendedAt) : null;
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}

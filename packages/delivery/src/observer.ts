@@ -1,0 +1,24 @@
+import type { Envelope } from '@execstream/event-schema';
+
+/** The surfaces that deliver streams: the raw SSE route and the tRPC subscription. */
+export type Surface = 'sse' | 'trpc';
+
+/** What the server measures about deliveries; every method is optional. */
+export interface DeliveryObserver {
+  opened?(surface: Surface): void;
+  closed?(surface: Surface): void;
+  /**
+   * An event handed to the transport. `liveLagMs` is append-to-delivery time for events appended
+   * after the stream opened; `null` for replayed history and snapshots, whose age says nothing
+   * about the server's speed.
+   */
+  delivered?(surface: Surface, envelope: Envelope, liveLagMs: number | null): void;
+  /** A connection resumed from a cursor that is an event of the stream. */
+  replayed?(surface: Surface): void;
+  /** A snapshot stood in for events the cursor asked for (trimmed, expired, foreign cursor). */
+  resynced?(surface: Surface): void;
+  /** The unsent backlog of a stream grew (positive) or shrank (negative) by `deltaBytes`. */
+  backlog?(surface: Surface, deltaBytes: number): void;
+  /** A reader fell behind by more than the backlog bound and was disconnected. */
+  slowConsumer?(surface: Surface): void;
+}

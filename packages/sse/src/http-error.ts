@@ -1,0 +1,67 @@
+import type { ServerResponse } from 'node:http';
+import { ExecutionStreamError, type StreamErrorCode } from '@execstream/stream-service';
+
+/** An error answer of a non-tRPC route (CONTRACT §7). */
+export interface HttpError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
+  EXECUTION_NOT_FOUND: 404,
+  CURSOR_INVALID: 400,
+  INVALID_INPUT: 400,
+  INVALID_EVENT: 400,
+  ILLEGAL_TRANSITION: 409,
+  EXECUTION_TERMINAL: 409,
+  SEQUENCE_CONFLICT: 409,
+  STORE_UNAVAILABLE: 503,
+};
+
+export const UNAUTHORIZED: HttpError = {
+  status: 401,
+  code: 'UNAUTHORIZED',
+  message: 'Missing or invalid credentials: send an X-API-KEY header',
+};
+
+export const INTERNAL_ERROR: HttpError = {
+  status: 500,
+  code: 'INTERNAL_SERVER_ERROR',
+  message: 'Internal server error',
+};
+
+/**
+ * The HTTP answer for an error from the stream service; `null` for anything else, which the
+ * caller logs and answers as a bare 500 so that no internal message reaches the client.
+ */
+export function httpErrorOf(error: unknown): HttpError | null {
+  if (!(error instanceof ExecutionStreamError)) return null;
+  const status = STATUS_BY_CODE[error.code];
+  // A store outage says nothing useful to the client beyond "try again".
+  const message = status === 503 ? 'The execution store is unavailable; retry' : error.message;
+  return { status, code: error.code, message };
+}
+
+/** Writes `{"success":false,"error":{code,message}}`; the caller has set `X-Request-Id`. */
+export function sendHttpError(
+  res: ServerResponse,
+  error: HttpError,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    success: false,
+    error: { code: error.code, message: error.message },
+  });
+  res.writeHead(error.status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}

@@ -1,0 +1,185 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticate } from '@execstream/auth';
+import { type DeliveryObserver, openDelivery } from '@execstream/delivery';
+import { encodeSseFrame, isOperationId, SSE_PING_FRAME } from '@execstream/event-schema';
+import type { ExecutionStreams } from '@execstream/stream-service';
+import {
+  type HttpError,
+  httpErrorOf,
+  INTERNAL_ERROR,
+  sendHttpError,
+  UNAUTHORIZED,
+} from './http-error.ts';
+
+export interface ExecutionStreamRouteOptions {
+  streams: ExecutionStreams;
+  authenticate: Authenticate;
+  /**
+   * The reconnection delay sent in the `retry:` line of the first frame.
+   * @default 1000
+   */
+  retryMs?: number;
+  /**
+   * How often a `: ping` comment is sent; at most 15 s (CONTRACT §5).
+   * @default 10_000
+   */
+  pingIntervalMs?: number;
+  /**
+   * Unsent bytes a reader may fall behind by before it is disconnected.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBacklogBytes?: number;
+  /**
+   * How long one response may last; then it ends and the client resumes from its cursor, which
+   * spreads long-lived connections over instances and bounds any one connection's cost.
+   * @default 900_000 (15 minutes)
+   */
+  maxLifetimeMs?: number;
+  observer?: DeliveryObserver;
+  /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
+  shutdownSignal?: AbortSignal;
+  /** Receives errors that are not the client's fault (answered as a bare 500). */
+  onUnexpectedError?: (error: unknown) => void;
+}
+
+const PATH = /^\/v1\/executions\/([^/]+)\/stream$/;
+
+/** The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5). */
+export interface ExecutionStreamRoute {
+  matches(pathname: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export function createExecutionStreamRoute(
+  options: ExecutionStreamRouteOptions,
+): ExecutionStreamRoute {
+  const retryMs = options.retryMs ?? 1000;
+  const pingIntervalMs = options.pingIntervalMs ?? 10_000;
+  const maxBacklogBytes = options.maxBacklogBytes ?? 1_048_576;
+  const maxLifetimeMs = options.maxLifetimeMs ?? 900_000;
+  if (pingIntervalMs > 15_000) throw new RangeError('pingIntervalMs must be at most 15000');
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const fail = (error: unknown) => {
+      const known = httpErrorOf(error);
+      if (!known) options.onUnexpectedError?.(error);
+      sendHttpError(res, known ?? INTERNAL_ERROR);
+    };
+    if (req.method !== 'GET') {
+      sendHttpError(
+        res,
+        { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'Use GET' },
+        { Allow: 'GET' },
+      );
+      return;
+    }
+    let principal: Awaited<ReturnType<Authenticate>>;
+    try {
+      principal = await options.authenticate(req.headers);
+    } catch (error) {
+      return fail(error);
+    }
+    if (!principal) return sendHttpError(res, UNAUTHORIZED);
+
+    const target = parseTarget(req);
+    if ('status' in target) return sendHttpError(res, target);
+
+    const abort = new AbortController();
+    const endOnShutdown = () => abort.abort();
+    res.once('close', endOnShutdown);
+    let delivery: Awaited<ReturnType<typeof openDelivery>>;
+    try {
+      delivery = await openDelivery({
+        streams: options.streams,
+        ownerId: principal.ownerId,
+        operationId: target.operationId,
+        cursor: target.cursor,
+        signal: abort.signal,
+        surface: 'sse',
+        maxBacklogBytes,
+        onOverflow: () => res.destroy(),
+        observer: options.observer,
+      });
+    } catch (error) {
+      abort.abort();
+      return fail(error);
+    }
+    if (delivery.nothingToSend) {
+      // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    // The first frame carries `retry:` alone, so the client has it even before the first event.
+    res.write(`retry: ${retryMs}\n\n`);
+    const ping = setInterval(() => res.write(SSE_PING_FRAME), pingIntervalMs);
+    const lifetime = setTimeout(() => abort.abort(), maxLifetimeMs);
+    options.shutdownSignal?.addEventListener('abort', endOnShutdown);
+    try {
+      for await (const { envelope, data } of delivery) {
+        const frame = encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data });
+        if (!res.write(frame)) await drained(res);
+      }
+      res.end();
+    } catch (error) {
+      // Headers are out: all that is left is to end, and the client resumes from its cursor.
+      options.onUnexpectedError?.(error);
+      res.destroy();
+    } finally {
+      clearInterval(ping);
+      clearTimeout(lifetime);
+      options.shutdownSignal?.removeEventListener('abort', endOnShutdown);
+      res.off('close', endOnShutdown);
+      delivery.close();
+    }
+  }
+
+  return { matches: (pathname) => PATH.test(pathname), handle };
+}
+
+type Target = { operationId: string; cursor: string | null } | HttpError;
+
+/** The operation id and cursor of a request: `Last-Event-ID` wins over `?lastEventId=`. */
+function parseTarget(req: IncomingMessage): Target {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const raw = PATH.exec(url.pathname)?.[1] ?? '';
+  let operationId: string;
+  try {
+    operationId = decodeURIComponent(raw);
+  } catch {
+    operationId = '';
+  }
+  if (!isOperationId(operationId)) {
+    return {
+      status: 400,
+      code: 'OPERATION_ID_INVALID',
+      message: 'operationId must match op_[A-Za-z0-9_-]{1,64}',
+    };
+  }
+  const header = req.headers['last-event-id'];
+  const cursor =
+    (typeof header === 'string' && header !== '' ? header : null) ??
+    url.searchParams.get('lastEventId') ??
+    null;
+  return { operationId, cursor: cursor === '' ? null : cursor };
+}
+
+/** Resolves once the socket can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,223 @@
+import { type DeliveryObserver, getOwnedRecord, openDelivery } from '@execstream/delivery';
+import {
+  ExecutionTypeSchema,
+  isTerminalStatus,
+  type OperationId,
+  OperationIdSchema,
+} from '@execstream/event-schema';
+import {
+  ExecutionProducer,
+  type ExecutionRecord,
+  type ExecutionStreams,
+  ExecutionTerminalError,
+  HISTORY_LIMIT,
+  LIST_LIMIT,
+} from '@execstream/stream-service';
+import { initTRPC, TRPCError, tracked } from '@trpc/server';
+import { z } from 'zod';
+import type { ExecutionsContext } from './context.ts';
+import { describeInputError, toTRPCError } from './errors.ts';
+
+/**
+ * Who runs submitted executions: the demo executor, or a real worker fleet. It is told of new
+ * executions, and it finds unfinished ones on its own too, so a lost notification is harmless.
+ */
+export interface ExecutionRunner {
+  /** Rejects parameters it cannot run, before anything is created. @throws InvalidInputError */
+  validateParams(type: ExecutionRecord['type'], params: Record<string, unknown>): void;
+  submitted(record: ExecutionRecord): void;
+}
+
+export interface ExecutionsRouterOptions {
+  streams: ExecutionStreams;
+  runner?: ExecutionRunner;
+  /**
+   * Unsent bytes a subscriber may fall behind by before it is disconnected.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBacklogBytes?: number;
+  /**
+   * Interval of tRPC's SSE pings; at most 15 s (CONTRACT §5).
+   * @default 10_000
+   */
+  pingIntervalMs?: number;
+  /**
+   * How long one subscription response lasts before it ends and the client resumes.
+   * @default 900_000 (15 minutes)
+   */
+  maxLifetimeMs?: number;
+  observer?: DeliveryObserver;
+  /** Aborted on shutdown: open subscriptions end with a retryable error and resume elsewhere. */
+  shutdownSignal?: AbortSignal;
+}
+
+const OperationInput = z.object({ operationId: OperationIdSchema });
+
+/** Runs a resolver step, turning stream-service errors into the one error type of the edge. */
+async function edge<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw toTRPCError(error);
+  }
+}
+
+/** The tRPC router of CONTRACT §6: `v2.executions.*`, every procedure scoped to its owner. */
+export function createAppRouter(options: ExecutionsRouterOptions) {
+  const { streams, runner, observer, shutdownSignal } = options;
+  const pingIntervalMs = options.pingIntervalMs ?? 10_000;
+  if (pingIntervalMs > 15_000) throw new RangeError('pingIntervalMs must be at most 15000');
+
+  const t = initTRPC.context<ExecutionsContext>().create({
+    // Never send stack traces, whatever NODE_ENV says (CONTRACT §7).
+    isDev: false,
+    sse: {
+      ping: { enabled: true, intervalMs: pingIntervalMs },
+      maxDurationMs: options.maxLifetimeMs ?? 900_000,
+    },
+    errorFormatter({ shape, error }) {
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        return { ...shape, message: 'Internal server error' };
+      }
+      const inputMessage = error.code === 'BAD_REQUEST' ? describeInputError(error.cause) : null;
+      return inputMessage ? { ...shape, message: inputMessage } : shape;
+    },
+  });
+
+  const authed = t.procedure.use(({ ctx, next }) => {
+    if (!ctx.principal) {
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message: 'Missing or invalid credentials: send an X-API-KEY header',
+      });
+    }
+    return next({ ctx: { ...ctx, principal: ctx.principal } });
+  });
+
+  const owned = (ownerId: string, operationId: OperationId) =>
+    edge(() => getOwnedRecord(streams, ownerId, operationId));
+
+  const executions = t.router({
+    stream: authed
+      .input(OperationInput.extend({ lastEventId: z.string().nullish() }))
+      .subscription(async function* ({ ctx, input, signal }) {
+        const ended = AbortSignal.any(
+          [signal, shutdownSignal].filter((s): s is AbortSignal => s !== undefined),
+        );
+        const delivery = await edge(() =>
+          openDelivery({
+            streams,
+            ownerId: ctx.principal.ownerId,
+            operationId: input.operationId,
+            cursor: input.lastEventId ?? null,
+            signal: ended,
+            surface: 'trpc',
+            maxBacklogBytes: options.maxBacklogBytes ?? 1_048_576,
+            onOverflow: () => ctx.res.destroy(),
+            observer,
+          }),
+        );
+        try {
+          for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
+        } finally {
+          delivery.close();
+        }
+        if (shutdownSignal?.aborted) {
+          // Retryable on the client: its EventSource reconnects, with its cursor, elsewhere.
+          throw new TRPCError({
+            code: 'SERVICE_UNAVAILABLE',
+            message: 'The server is shutting down; reconnect to resume',
+          });
+        }
+      }),
+
+    get: authed.input(OperationInput).query(async ({ ctx, input }) => {
+      await owned(ctx.principal.ownerId, input.operationId);
+      return edge(() => streams.getSnapshot(input.operationId));
+    }),
+
+    detail: authed
+      .input(
+        OperationInput.extend({
+          after: z.string().nullish(),
+          limit: z.number().int().min(1).max(HISTORY_LIMIT.max).optional(),
+        }),
+      )
+      .query(async ({ ctx, input }) => {
+        await owned(ctx.principal.ownerId, input.operationId);
+        const [snapshot, page] = await edge(() =>
+          Promise.all([
+            streams.getSnapshot(input.operationId),
+            streams.readHistory(input.operationId, { after: input.after, limit: input.limit }),
+          ]),
+        );
+        return {
+          snapshot,
+          events: page.events,
+          nextCursor: page.nextCursor,
+          retention: page.retention,
+        };
+      }),
+
+    list: authed
+      .input(
+        z
+          .object({
+            cursor: z.string().max(64).nullish(),
+            limit: z.number().int().min(1).max(LIST_LIMIT.max).optional(),
+          })
+          .optional(),
+      )
+      .query(({ ctx, input }) =>
+        edge(() =>
+          streams.listExecutions(ctx.principal.ownerId, {
+            cursor: input?.cursor ?? null,
+            limit: input?.limit,
+          }),
+        ),
+      ),
+
+    submit: authed
+      .input(
+        z.object({
+          type: ExecutionTypeSchema,
+          params: z.record(z.string(), z.unknown()).optional(),
+          idempotencyKey: z.string().min(1).max(256).optional(),
+        }),
+      )
+      .mutation(async ({ ctx, input }) => {
+        const params = input.params ?? {};
+        const result = await edge(async () => {
+          runner?.validateParams(input.type, params);
+          return streams.create({
+            ownerId: ctx.principal.ownerId,
+            type: input.type,
+            params,
+            idempotencyKey: input.idempotencyKey ?? null,
+          });
+        });
+        if (result.created) runner?.submitted(result.record);
+        return { operationId: result.record.operationId, submittedAt: result.record.createdAt };
+      }),
+
+    cancel: authed.input(OperationInput).mutation(async ({ ctx, input }) => {
+      await owned(ctx.principal.ownerId, input.operationId);
+      return edge(async () => {
+        const snapshot = await streams.getSnapshot(input.operationId);
+        if (isTerminalStatus(snapshot.status)) return snapshot;
+        try {
+          const producer = await ExecutionProducer.attach(streams, input.operationId);
+          await producer.cancel('Cancelled by the owner');
+        } catch (error) {
+          // It finished while we asked: cancelling a finished execution changes nothing.
+          if (!(error instanceof ExecutionTerminalError)) throw error;
+        }
+        return streams.getSnapshot(input.operationId);
+      });
+    }),
+  });
+
+  return t.router({ v2: t.router({ executions }) });
+}
+
+export type AppRouter = ReturnType<typeof createAppRouter>;
