@@ -33,14 +33,19 @@ interface ChannelEntry {
 export class LiveHub {
   readonly #client: RedisClient;
   readonly #options: ConnectOptions;
+  readonly #onError: (error: Error) => void;
   readonly #channels = new Map<string, ChannelEntry>();
   /** By node (`host:port`, or `standalone`). */
   readonly #connections = new Map<string, SubscriberConnection>();
   #listenerCount = 0;
 
-  constructor(client: RedisClient, options: ConnectOptions) {
+  constructor(
+    client: RedisClient,
+    options: ConnectOptions & { onConnectionError?: (error: Error) => void },
+  ) {
     this.#client = client;
     this.#options = options;
+    this.#onError = options.onConnectionError ?? (() => {});
   }
 
   /** Adds a listener; resolves once Redis has confirmed the subscription of its channel. */
@@ -108,6 +113,7 @@ export class LiveHub {
         this.#options.connectTimeoutMs ?? 5_000,
         (subscribedChannel, message) => this.#dispatch(subscribedChannel, message),
         (channels) => this.#gap(channels),
+        this.#onError,
       );
       this.#connections.set(nodeKey, connection);
     }
@@ -143,6 +149,7 @@ class SubscriberConnection {
     connectTimeoutMs: number,
     onMessage: (channel: string, message: string) => void,
     onGap: (channels: readonly string[]) => void,
+    onError: (error: Error) => void,
   ) {
     this.#redis = redis;
     this.#connectTimeoutMs = connectTimeoutMs;
@@ -152,9 +159,8 @@ class SubscriberConnection {
       if (this.#everReady) void this.#resubscribe();
       this.#everReady = true;
     });
-    // Connection errors are expected during outages and surface through failed commands; an
-    // unhandled 'error' event would crash the process.
-    redis.on('error', () => {});
+    // Connection errors are expected during outages and surface through failed commands.
+    redis.on('error', onError);
   }
 
   async subscribe(channel: string): Promise<void> {

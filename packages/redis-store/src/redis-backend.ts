@@ -46,6 +46,12 @@ export interface RedisBackendOptions extends ConnectOptions {
   terminalTtlMs?: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Told about every connection error (refused, reset, timed out), e.g. to log it. They need no
+   * handling: commands fail with `StoreUnavailableError` meanwhile and connections come back.
+   * @default ignore them
+   */
+  onConnectionError?: (error: Error) => void;
 }
 
 /**
@@ -86,6 +92,8 @@ export class RedisBackend implements StreamBackend {
       throw new InvalidInputError('maxEventsPerStream must be a positive integer');
     }
     const client = connectRedis(options.url, options);
+    // Without a listener, ioredis reports every connection error as unhandled.
+    client.on('error', options.onConnectionError ?? (() => {}));
     // Constructed before waiting so that a bad key prefix fails before any connection is kept.
     let backend: RedisBackend;
     try {

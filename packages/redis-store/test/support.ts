@@ -1,10 +1,12 @@
+import { type Envelope, type OperationId, serializeEnvelope } from '@execstream/event-schema';
 import {
   type RedisClusterHandle,
   type RedisServerHandle,
   startRedisCluster,
   startRedisServer,
 } from '@execstream/redis-testing';
-import { afterAll } from 'vitest';
+import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
+import { afterAll, expect } from 'vitest';
 import { createRedisExecutionStreams, type RedisBackendOptions } from '../src/index.ts';
 
 /**
@@ -40,10 +42,55 @@ export function uniquePrefix(): string {
   return `t${process.pid}-${prefixes}`;
 }
 
-/** A fresh Redis-backed service that closes at the end of the `await using` scope. */
+/** A Redis-backed service, on a fresh key prefix unless one is given; `await using` closes it. */
 export async function openRedisStreams(
-  options: Omit<RedisBackendOptions, 'keyPrefix'> & { maxQueuedEvents?: number },
+  options: RedisBackendOptions & { maxQueuedEvents?: number },
 ) {
-  const streams = await createRedisExecutionStreams({ ...options, keyPrefix: uniquePrefix() });
-  return streams;
+  return createRedisExecutionStreams({ keyPrefix: uniquePrefix(), ...options });
+}
+
+/** Every retained event of an execution, oldest first. */
+export async function history(streams: ExecutionStreams, operationId: OperationId) {
+  const events: Envelope[] = [];
+  for (let after: string | null = null; ; ) {
+    const page = await streams.readHistory(operationId, { after, limit: 1000 });
+    events.push(...page.events);
+    if (page.nextCursor === null) return events;
+    after = page.nextCursor;
+  }
+}
+
+/** Reads a subscription to its end in the background. */
+export function reader(subscription: ExecutionSubscription) {
+  const events: Envelope[] = [];
+  const done = (async () => {
+    for await (const envelope of subscription) events.push(envelope);
+    return events;
+  })();
+  return { events, done };
+}
+
+/**
+ * Asserts what a subscriber received is exactly the stored history from where it started: a
+ * snapshot (when it started without a cursor) then every later event, each once, in order,
+ * byte-identical to the stored events, ending with the terminal one.
+ */
+export function expectGapless(received: Envelope[], stored: Envelope[], startSequence: number) {
+  let from = startSequence;
+  let events = received;
+  if (received[0]?.kind === 'execution.snapshot') {
+    from = received[0].sequence;
+    events = received.slice(1);
+  }
+  expect(events.map(serializeEnvelope)).toEqual(stored.slice(from).map(serializeEnvelope));
+  expect(stored.at(-1)?.kind).toBe('execution.state_changed');
+}
+
+/** Resolves once `predicate` holds, polling; fails the test after `timeoutMs`. */
+export async function eventually(predicate: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
