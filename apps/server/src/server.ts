@@ -118,9 +118,13 @@ export async function startServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdown.abort();
       await executor?.stop();
+      // Ended streams leave keep-alive connections idle a moment later: close them as they go
+      // idle, and whatever is still open after the grace period.
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       await closed;
+      clearInterval(sweeper);
       clearTimeout(grace);
       await stores.close();
       logger.info({}, 'stopped');

@@ -1,7 +1,7 @@
 import { serializeEnvelope } from '@execstream/event-schema';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
-import { OWNER_A, startTestServer } from './support/server.ts';
+import { OWNER_A, startServerOn } from './support/server.ts';
 import { eventData, readSse, type SseRead } from './support/sse.ts';
 import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
 
@@ -69,63 +69,71 @@ function expectRetryFirst(read: SseRead): void {
   expect(read.text.startsWith('retry: ')).toBe(true);
 }
 
-describe('parity of the raw SSE route and the tRPC subscription', () => {
-  it('sends the same bytes on a fresh connection: snapshot, then live events to the end', async () => {
-    await using server = await startTestServer();
-    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
-    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
-    await producer.start();
-    await producer.timeline('Quote received', { step: 'quote', data: { price: '3200.5' } });
+describe.each(['memory', 'redis'] as const)(
+  'parity of the raw SSE route and the tRPC subscription (%s)',
+  (backend) => {
+    const startTestServer = () => startServerOn(backend);
 
-    const result = await readAllSurfaces(server.url, record.operationId, null, async () => {
-      await producer.progress(40, { step: 'swap', message: 'Submitting' });
-      await producer.timeline('Swap submitted onchain', { txHash: '0xabc', chainId: 8453 });
-      await producer.retrying({ code: 'RPC_TIMEOUT', message: 'timed out' });
-      await producer.start('Retrying');
-      await producer.complete({ bought: '1.5 ETH' }, 'Swapped');
+    it('sends the same bytes on a fresh connection: snapshot, then live events to the end', async () => {
+      await using server = await startTestServer();
+      const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+      const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+      await producer.start();
+      await producer.timeline('Quote received', { step: 'quote', data: { price: '3200.5' } });
+
+      const result = await readAllSurfaces(server.url, record.operationId, null, async () => {
+        await producer.progress(40, { step: 'swap', message: 'Submitting' });
+        await producer.timeline('Swap submitted onchain', { txHash: '0xabc', chainId: 8453 });
+        await producer.retrying({ code: 'RPC_TIMEOUT', message: 'timed out' });
+        await producer.start('Retrying');
+        await producer.complete({ bought: '1.5 ETH' }, 'Swapped');
+      });
+      const data = expectIdentical(result);
+      expectRetryFirst(result.sse);
+      const kinds = data.map((text) => JSON.parse(text).kind);
+      expect(kinds[0]).toBe('execution.snapshot');
+      expect(kinds.at(-1)).toBe('execution.state_changed');
+      expect(data.map((text) => JSON.parse(text).sequence)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
     });
-    const data = expectIdentical(result);
-    expectRetryFirst(result.sse);
-    const kinds = data.map((text) => JSON.parse(text).kind);
-    expect(kinds[0]).toBe('execution.snapshot');
-    expect(kinds.at(-1)).toBe('execution.state_changed');
-    expect(data.map((text) => JSON.parse(text).sequence)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
-  });
 
-  it('sends the same bytes on a resumed connection: every event after the cursor', async () => {
-    await using server = await startTestServer();
-    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'bridge' });
-    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
-    await producer.start();
-    const [resumeFrom] = await producer.timeline('Route found');
-    await producer.progress(50);
-    await producer.fail({ code: 'RELAY_DOWN', message: 'The relayer is down' });
+    it('sends the same bytes on a resumed connection: every event after the cursor', async () => {
+      await using server = await startTestServer();
+      const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'bridge' });
+      const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+      await producer.start();
+      const [resumeFrom] = await producer.timeline('Route found');
+      await producer.progress(50);
+      await producer.fail({ code: 'RELAY_DOWN', message: 'The relayer is down' });
 
-    const data = expectIdentical(
-      await readAllSurfaces(server.url, record.operationId, resumeFrom?.cursor ?? null),
-    );
-    expect(data.map((text) => JSON.parse(text).kind)).toEqual([
-      'execution.progress',
-      'execution.error',
-      'execution.state_changed',
-    ]);
-  });
-
-  it('sends the same bytes on a resync: a snapshot for a cursor that is not an event', async () => {
-    await using server = await startTestServer();
-    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'withdraw' });
-    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
-    await producer.start();
-    await producer.timeline('Checking balance');
-
-    const result = await readAllSurfaces(server.url, record.operationId, '1-0', async () => {
-      await producer.cancel('Cancelled by test');
+      const data = expectIdentical(
+        await readAllSurfaces(server.url, record.operationId, resumeFrom?.cursor ?? null),
+      );
+      expect(data.map((text) => JSON.parse(text).kind)).toEqual([
+        'execution.progress',
+        'execution.error',
+        'execution.state_changed',
+      ]);
     });
-    const data = expectIdentical(result);
-    expect(data.map((text) => JSON.parse(text).kind)).toEqual([
-      'execution.snapshot',
-      'execution.state_changed',
-    ]);
-    expect(JSON.parse(data[0] as string).sequence).toBe(3);
-  });
-});
+
+    it('sends the same bytes on a resync: a snapshot for a cursor that is not an event', async () => {
+      await using server = await startTestServer();
+      const { record } = await server.streams.create({
+        ownerId: OWNER_A.ownerId,
+        type: 'withdraw',
+      });
+      const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+      await producer.start();
+      await producer.timeline('Checking balance');
+
+      const result = await readAllSurfaces(server.url, record.operationId, '1-0', async () => {
+        await producer.cancel('Cancelled by test');
+      });
+      const data = expectIdentical(result);
+      expect(data.map((text) => JSON.parse(text).kind)).toEqual([
+        'execution.snapshot',
+        'execution.state_changed',
+      ]);
+      expect(JSON.parse(data[0] as string).sequence).toBe(3);
+    });
+  },
+);

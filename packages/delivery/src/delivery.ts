@@ -39,7 +39,11 @@ export interface OpenDeliveryOptions {
  *
  * The subscription is read eagerly into a queue that the transport drains at its own pace; both
  * transports wait for the socket to drain before taking more. The queue is the reader's unsent
- * backlog, and it is bounded in bytes: one stalled reader cannot grow the server's memory.
+ * backlog, bounded in bytes, so one stalled reader cannot grow the server's memory:
+ * - history (events appended before the stream opened, snapshots) is read only as fast as the
+ *   reader takes it: at the bound the store reads pause, and a long replay never trips it;
+ * - live events are pushed by producers whatever the reader does: when they take the backlog
+ *   past the bound, the reader is disconnected and resumes from its cursor, losing nothing.
  */
 export interface Delivery extends AsyncIterable<Delivered> {
   /** The execution is terminal and nothing follows the cursor (HTTP 204; tRPC completes). */
@@ -72,6 +76,7 @@ class BoundedDelivery implements Delivery {
   #pumpError: unknown = null;
   #closed = false;
   #wake: (() => void) | null = null;
+  #room: (() => void) | null = null;
   #iterated = false;
 
   constructor(subscription: ExecutionSubscription, options: OpenDeliveryOptions) {
@@ -92,6 +97,7 @@ class BoundedDelivery implements Delivery {
     this.#queue = [];
     this.#changeBacklog(-this.#backlogBytes);
     this.#wakeUp();
+    this.#makeRoom();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivered> {
@@ -109,6 +115,7 @@ class BoundedDelivery implements Delivery {
         const next = this.#queue.shift();
         if (next) {
           this.#changeBacklog(-next.data.length);
+          this.#makeRoom();
           observer?.delivered?.(surface, next.envelope, this.#liveLag(next.envelope));
           yield next;
           continue;
@@ -143,13 +150,17 @@ class BoundedDelivery implements Delivery {
         const data = serializeEnvelope(envelope);
         this.#queue.push({ envelope, data });
         this.#changeBacklog(data.length);
-        if (this.#backlogBytes > maxBacklogBytes) {
+        this.#wakeUp();
+        if (this.#backlogBytes <= maxBacklogBytes) continue;
+        if (this.#liveLag(envelope) !== null) {
           observer?.slowConsumer?.(surface);
           this.#options.onOverflow();
           this.close();
           break;
         }
-        this.#wakeUp();
+        await new Promise<void>((resolve) => {
+          this.#room = resolve;
+        });
       }
     } catch (error) {
       this.#pumpError = error;
@@ -169,6 +180,14 @@ class BoundedDelivery implements Delivery {
     if (envelope.kind === 'execution.snapshot') return null;
     const appendedAt = Date.parse(envelope.ts);
     return appendedAt >= this.#openedAt ? Math.max(0, this.#now() - appendedAt) : null;
+  }
+
+  /** Lets a paused history read go on once the reader took something (or left). */
+  #makeRoom(): void {
+    if (this.#backlogBytes > this.#options.maxBacklogBytes && !this.#closed) return;
+    const room = this.#room;
+    this.#room = null;
+    room?.();
   }
 
   #wakeUp(): void {

@@ -1,5 +1,12 @@
+import { startRedisServer } from '@execstream/redis-testing';
 import { pino } from 'pino';
-import { loadConfig, type RunningServer, type StartOptions, startServer } from '../../src/index.ts';
+import {
+  loadConfig,
+  openRedisStores,
+  type RunningServer,
+  type StartOptions,
+  startServer,
+} from '../../src/index.ts';
 
 export const OWNER_A = { key: 'test-key-owner-a-0000001', ownerId: 'owner-a' } as const;
 export const OWNER_B = { key: 'test-key-owner-b-0000001', ownerId: 'owner-b' } as const;
@@ -17,4 +24,20 @@ export function startTestServer(
     ...env,
   });
   return startServer(config, { logger: pino({ level: 'silent' }), ...options });
+}
+
+/** A test server on the embedded store, or on a redis-server of its own that it stops too. */
+export async function startServerOn(
+  backend: 'memory' | 'redis',
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  if (backend === 'memory') return startTestServer(env);
+  const redis = await startRedisServer();
+  const stores = await openRedisStores(redis.url, () => {});
+  const server = await startTestServer(env, { stores });
+  const close = async () => {
+    await server.close();
+    await redis.stop();
+  };
+  return { ...server, close, [Symbol.asyncDispose]: close };
 }

@@ -1,0 +1,112 @@
+import { ExecutionProducer } from '@execstream/stream-service';
+import { describe, expect, it } from 'vitest';
+import { rawRequest } from './support/http.ts';
+import { OWNER_A, startTestServer } from './support/server.ts';
+import { readSse } from './support/sse.ts';
+import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
+
+const auth = { 'X-API-KEY': OWNER_A.key };
+
+async function runningExecution(server: Awaited<ReturnType<typeof startTestServer>>) {
+  const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+  const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+  await producer.start();
+  return { operationId: record.operationId, producer };
+}
+
+describe('streams on real networks', () => {
+  it('sends retry: first, pings while idle, and ends at the maximum lifetime on both surfaces', async () => {
+    await using server = await startTestServer({
+      EXECSTREAM_PING_INTERVAL_MS: '100',
+      EXECSTREAM_STREAM_MAX_LIFETIME_MS: '1000',
+      EXECSTREAM_SSE_RETRY_MS: '1500',
+    });
+    const { operationId } = await runningExecution(server);
+    const [sse, trpc] = await Promise.all([
+      readSse(`${server.url}/v1/executions/${operationId}/stream`, auth),
+      readSse(trpcStreamUrl(server.url, { operationId }), auth),
+    ]);
+    // Both responses really ended, with the execution still running: the client resumes.
+    expect(sse.text.startsWith('retry: 1500\n\n')).toBe(true);
+    expect(sse.text).toContain('\n: ping\n\n');
+    expect(sse.messages.map((m) => m.event)).toEqual(['execution.snapshot']);
+    expect(trpc.messages.some((m) => m.event === 'ping')).toBe(true);
+    expect(trpc.messages.some((m) => m.event === 'return')).toBe(false);
+    expect(sse.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(sse.headers['cache-control']).toBe('no-cache, no-transform');
+    expect(sse.headers['x-accel-buffering']).toBe('no');
+  });
+
+  it('answers 204 for a terminal execution with nothing after the cursor; tRPC completes', async () => {
+    await using server = await startTestServer();
+    const { operationId, producer } = await runningExecution(server);
+    const [, terminal] = await producer.complete({ ok: true });
+    const res = await rawRequest(server.url, {
+      path: `/v1/executions/${operationId}/stream`,
+      headers: { ...auth, 'Last-Event-ID': terminal?.cursor as string },
+    });
+    expect(res.status).toBe(204);
+    expect(res.body).toBe('');
+    expect(res.headers['x-request-id']).toMatch(/.+/);
+    const client = trpcClient(server.url, OWNER_A.key);
+    const done = await collectSubscription(client, { operationId, lastEventId: terminal?.cursor });
+    expect(done).toEqual({ events: [], error: null });
+  });
+
+  it('ends open streams on shutdown so clients resume elsewhere, and stops accepting', async () => {
+    const server = await startTestServer();
+    const { operationId } = await runningExecution(server);
+    let sseOpen!: () => void;
+    const opened = new Promise<void>((resolve) => {
+      sseOpen = resolve;
+    });
+    const sse = readSse(`${server.url}/v1/executions/${operationId}/stream`, auth, {
+      onMessage: () => sseOpen(),
+    });
+    const trpcRaw = readSse(trpcStreamUrl(server.url, { operationId }), auth);
+    await opened;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await server.close();
+    const [sseRead, trpcRead] = await Promise.all([sse, trpcRaw]);
+    expect(sseRead.status).toBe(200);
+    expect(sseRead.messages.map((m) => m.event)).toEqual(['execution.snapshot']);
+    // tRPC: a retryable error, never `return`, so the link's EventSource reconnects.
+    const error = trpcRead.messages.find((m) => m.event === 'serialized-error');
+    expect(JSON.parse(error?.data ?? '{}').data.code).toBe('SERVICE_UNAVAILABLE');
+    expect(trpcRead.messages.some((m) => m.event === 'return')).toBe(false);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('serves health, readiness and Prometheus metrics', async () => {
+    await using server = await startTestServer();
+    const { operationId, producer } = await runningExecution(server);
+    let live!: () => void;
+    const liveOpened = new Promise<void>((resolve) => {
+      live = resolve;
+    });
+    const following = readSse(`${server.url}/v1/executions/${operationId}/stream`, auth, {
+      onMessage: () => live(),
+    });
+    await liveOpened;
+    await producer.complete({ ok: true });
+    await following;
+    await readSse(`${server.url}/v1/executions/${operationId}/stream?lastEventId=0`, auth);
+    await readSse(`${server.url}/v1/executions/${operationId}/stream?lastEventId=1-0`, auth);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    // 3 live (snapshot, result, completed), 4 replayed, 1 resync snapshot.
+    expect(metrics).toContain('execstream_events_delivered_total{surface="sse"} 8');
+    expect(metrics).toContain('execstream_stream_replays_total{surface="sse"} 1');
+    expect(metrics).toContain('execstream_stream_resyncs_total{surface="sse"} 1');
+    expect(metrics).toContain('execstream_streams_active{surface="sse"} 0');
+    expect(metrics).toContain('execstream_delivery_lag_seconds_count{surface="sse"} 2');
+    expect(metrics).toContain('process_cpu_seconds_total');
+    const unknown = await rawRequest(server.url, { path: '/nope' });
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body)).toEqual({
+      success: false,
+      error: { code: 'NOT_FOUND', message: 'No route for GET /nope' },
+    });
+  });
+});

@@ -1,0 +1,77 @@
+import { connect } from 'node:net';
+import { SseDecoder, type SseMessage } from '@execstream/event-schema';
+import { ExecutionProducer } from '@execstream/stream-service';
+import { describe, expect, it } from 'vitest';
+import { OWNER_A, startTestServer } from './support/server.ts';
+import { readSse } from './support/sse.ts';
+
+const BOUND = 64 * 1024;
+
+async function metric(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((row) => row.startsWith(`${name}{surface="sse"}`));
+  return Number(line?.split(' ').at(-1));
+}
+
+describe('a reader that stops reading', () => {
+  it('is disconnected at the backlog bound with flat server memory, then resumes losslessly', async () => {
+    await using server = await startTestServer({ EXECSTREAM_MAX_BACKLOG_BYTES: String(BOUND) });
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+    await producer.start();
+    const path = `/v1/executions/${record.operationId}/stream?lastEventId=0`;
+
+    // A raw socket that reads the response headers, then stops reading altogether. HTTP/1.0, so
+    // the body arrives without chunked framing and is plain SSE.
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`);
+    const received: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      socket.once('data', (chunk) => {
+        received.push(chunk);
+        socket.pause();
+        resolve();
+      });
+    });
+    const closed = new Promise<void>((resolve) => socket.once('end', resolve));
+
+    // 40 MB of events: far more than the socket buffers and the bound together hold.
+    const blob = 'x'.repeat(50_000);
+    let maxBacklog = 0;
+    for (let index = 0; index < 800; index++) {
+      await producer.timeline(`chunk ${index}`, { data: { blob } });
+      if (index % 50 === 0)
+        maxBacklog = Math.max(
+          maxBacklog,
+          await metric(server.url, 'execstream_stream_backlog_bytes'),
+        );
+    }
+    await producer.complete({ chunks: 800 });
+    expect(await metric(server.url, 'execstream_slow_consumer_disconnects_total')).toBe(1);
+    // What the server held for this reader never passed the bound plus one event.
+    expect(maxBacklog).toBeLessThanOrEqual(BOUND + 60_000);
+    expect(await metric(server.url, 'execstream_stream_backlog_bytes')).toBe(0);
+    expect(await metric(server.url, 'execstream_streams_active')).toBe(0);
+
+    // The reader wakes up and reads what reached it before the server let go.
+    socket.on('data', (chunk) => received.push(chunk));
+    socket.resume();
+    await closed;
+    const text = Buffer.concat(received).toString('utf8');
+    const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+    const decoder = new SseDecoder();
+    const before: SseMessage[] = decoder.push(body).filter((m) => m.event.startsWith('execution.'));
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.length).toBeLessThan(803);
+
+    // It resumes from the last cursor it holds and gets everything else.
+    const last = before.at(-1) as SseMessage;
+    const after = await readSse(`${server.url}/v1/executions/${record.operationId}/stream`, {
+      'X-API-KEY': OWNER_A.key,
+      'Last-Event-ID': last.lastEventId,
+    });
+    const sequences = [...before, ...after.messages].map((m) => JSON.parse(m.data).sequence);
+    expect(sequences).toEqual(Array.from({ length: 804 }, (_, i) => i + 1));
+  });
+});
