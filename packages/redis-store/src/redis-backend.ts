@@ -5,6 +5,7 @@ import {
   isTerminalStatus,
   makeEnvelope,
   type OperationId,
+  parseCursor,
   streamIdOf,
   type TimelineEntry,
 } from '@execstream/event-schema';
@@ -223,6 +224,8 @@ export class RedisBackend implements StreamBackend {
   }
 
   async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
+    // Nothing can follow the largest id, and Redis rejects an exclusive range starting there.
+    if (isLastPossibleId(after)) return [];
     const { events } = this.#keys.execution(operationId);
     const entries = await storeCall(() =>
       this.#client.xrange(events, `(${after}`, '+', 'COUNT', limit),
@@ -409,6 +412,13 @@ function parseState([record, head, ...timeline]: string[]): ExecutionState {
   const snapshot = JSON.parse(head as string) as ExecutionSnapshot;
   snapshot.timeline = timeline.map((entry) => JSON.parse(entry) as TimelineEntry);
   return { record: JSON.parse(record as string) as ExecutionRecord, snapshot };
+}
+
+const UINT64_MAX = (1n << 64n) - 1n;
+
+function isLastPossibleId(cursor: Cursor): boolean {
+  const parsed = parseCursor(cursor);
+  return parsed !== null && parsed.ms === UINT64_MAX && parsed.seq === UINT64_MAX;
 }
 
 function parseEntry([, fields]: [string, string[]]): Envelope {

@@ -116,6 +116,22 @@ describe('key layout', () => {
   });
 });
 
+describe('reads', () => {
+  it('reads nothing after the largest possible cursor, and an unknown cursor is no event', async () => {
+    await using store = await open();
+    const operationId = await running(store);
+    const last = '18446744073709551615-18446744073709551615';
+    expect((await store.readHistory(operationId, { after: last })).events).toEqual([]);
+    expect(await store.backend.readEvent(operationId, last)).toBeNull();
+    expect(await store.backend.readAfter('op_nowhere', '0-0', 10)).toEqual([]);
+    expect(await store.backend.retention('op_nowhere')).toEqual({
+      firstCursor: null,
+      lastCursor: null,
+      length: 0,
+    });
+  });
+});
+
 describe('scripts', () => {
   it('runs again after Redis forgot its scripts (NOSCRIPT), and caches them again', async () => {
     await using store = await open();
