@@ -41,16 +41,31 @@ export function formatNumber(value: number | null): string {
   return value.toFixed(2);
 }
 
+/**
+ * The table with its columns padded (labels left, numbers right), as the repository's formatter
+ * lays markdown tables out, so a refreshed docs/benchmarks.md needs no reformatting.
+ */
 export function markdownTable(result: SuiteResult): string {
-  const header = `| measure | ${result.columns.join(' | ')} |`;
-  const rule = `|---|${result.columns.map(() => '---:').join('|')}|`;
-  const rows = result.measures.map(
-    (measure) =>
-      `| ${measure.label} (${measure.unit}) | ${result.columns
-        .map((column) => formatNumber(measure.values[column] ?? null))
-        .join(' | ')} |`,
+  const rows = [
+    ['measure', ...result.columns],
+    ...result.measures.map((measure) => [
+      `${measure.label} (${measure.unit})`,
+      ...result.columns.map((column) => formatNumber(measure.values[column] ?? null)),
+    ]),
+  ];
+  const widths = rows[0]?.map((_, index) =>
+    Math.max(...rows.map((row) => row[index]?.length ?? 0)),
   );
-  return [header, rule, ...rows].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells
+      .map((cell, index) => {
+        const width = widths?.[index] ?? 0;
+        return index === 0 ? cell.padEnd(width) : cell.padStart(width);
+      })
+      .join(' | ')} |`;
+  const rule = `| ${widths?.map((width, index) => (index === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`;
+  const [header, ...body] = rows as [string[], ...string[][]];
+  return [line(header), rule, ...body.map(line)].join('\n');
 }
 
 /** The markdown block for a suite: command, table, notes. Also what docs/benchmarks.md holds. */

@@ -28,9 +28,9 @@ describe('bench report', () => {
       notes: [],
     });
     expect(table.split('\n')).toEqual([
-      '| measure | memory | redis |',
-      '|---|---:|---:|',
-      '| append (events/s) | 1,000 | – |',
+      '| measure           | memory | redis |',
+      '| ----------------- | -----: | ----: |',
+      '| append (events/s) |  1,000 |     – |',
     ]);
   });
 });
