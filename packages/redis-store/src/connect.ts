@@ -80,6 +80,9 @@ export function parseRedisUrl(url: string): RedisTarget {
   return { kind: 'standalone', url };
 }
 
+/** How often a cluster client re-reads the slot map (`CLUSTER SLOTS`). */
+export const SLOTS_REFRESH_MS = 5_000;
+
 // Reconnect forever with a capped backoff: a store that comes back must be used again without a
 // restart. Commands never wait for it (see `failFast`), so this costs callers nothing.
 function reconnectDelay(attempt: number): number {
@@ -115,6 +118,9 @@ export function connectRedis(url: string, options: ConnectOptions = {}): RedisCl
   const clusterOptions: ClusterOptions = {
     enableOfflineQueue: false,
     clusterRetryStrategy: reconnectDelay,
+    // Commands follow MOVED on their own, but subscriptions only learn that a slot moved from a
+    // fresh slot map: re-read it regularly so live notifications follow resharding and failover.
+    slotsRefreshInterval: SLOTS_REFRESH_MS,
     redisOptions: {
       ...nodeOptions,
       ...(target.username ? { username: target.username } : {}),

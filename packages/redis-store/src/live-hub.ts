@@ -46,6 +46,7 @@ export class LiveHub {
     this.#client = client;
     this.#options = options;
     this.#onError = options.onConnectionError ?? (() => {});
+    if (client instanceof Cluster) client.on('refresh', () => this.#reroute(client));
   }
 
   /** Adds a listener; resolves once Redis has confirmed the subscription of its channel. */
@@ -95,29 +96,75 @@ export class LiveHub {
     this.#listenerCount = 0;
   }
 
+  /** The node that owns a channel's slot (the slot of the execution's keys), by `host:port`. */
+  #ownerOf(channel: string): string {
+    if (!(this.#client instanceof Cluster)) return 'standalone';
+    const owner = this.#client.slots[calculateSlot(channel)]?.[0];
+    if (!owner) throw new StoreUnavailableError('Redis Cluster has no node for this stream yet');
+    return owner;
+  }
+
   #connectionFor(channel: string): SubscriberConnection {
-    let node: ClusterNodeAddress | null = null;
-    let nodeKey = 'standalone';
-    if (this.#client instanceof Cluster) {
-      // The node that owns the channel's slot: the same slot as the execution's keys.
-      const owner = this.#client.slots[calculateSlot(channel)]?.[0];
-      if (!owner) throw new StoreUnavailableError('Redis Cluster has no node for this stream yet');
-      const colon = owner.lastIndexOf(':');
-      node = { host: owner.slice(0, colon), port: Number(owner.slice(colon + 1)) };
-      nodeKey = owner;
-    }
+    const nodeKey = this.#ownerOf(channel);
     let connection = this.#connections.get(nodeKey);
     if (!connection) {
+      let node: ClusterNodeAddress | null = null;
+      if (nodeKey !== 'standalone') {
+        const colon = nodeKey.lastIndexOf(':');
+        node = { host: nodeKey.slice(0, colon), port: Number(nodeKey.slice(colon + 1)) };
+      }
       connection = new SubscriberConnection(
         connectSubscriber(this.#client, node, this.#options),
         this.#options.connectTimeoutMs ?? 5_000,
-        (subscribedChannel, message) => this.#dispatch(subscribedChannel, message),
-        (channels) => this.#gap(channels),
-        this.#onError,
+        {
+          onMessage: (subscribedChannel, message) => this.#dispatch(subscribedChannel, message),
+          onGap: (channels) => this.#gap(channels),
+          onMoved: () => this.#refreshSlots(),
+          onError: this.#onError,
+        },
       );
       this.#connections.set(nodeKey, connection);
     }
     return connection;
+  }
+
+  #refreshSlots(): void {
+    if (this.#client instanceof Cluster) this.#client.refreshSlotsCache();
+  }
+
+  /**
+   * After the cluster's slot map changed (resharding, failover): every stream whose slot now has
+   * another owner, or whose subscription was refused, is subscribed on the owner, and once Redis
+   * confirms, its listeners catch up from the stream. Connections to nodes that own no slot any
+   * more are closed.
+   */
+  #reroute(cluster: Cluster): void {
+    for (const [channel, entry] of this.#channels) {
+      let connection: SubscriberConnection;
+      try {
+        connection = this.#connectionFor(channel);
+      } catch {
+        continue; // No owner known yet: the next refresh tries again.
+      }
+      if (connection === entry.connection && connection.holds(channel)) continue;
+      entry.connection.unsubscribe(channel);
+      entry.connection = connection;
+      entry.subscribed = connection.subscribe(channel);
+      entry.subscribed.then(
+        () => this.#gap([channel]),
+        () => {
+          // Not held now, so the next refresh tries again; meanwhile new listeners fail fast.
+        },
+      );
+    }
+    const owners = new Set<string>();
+    for (const nodes of cluster.slots) if (nodes?.[0]) owners.add(nodes[0]);
+    for (const [nodeKey, connection] of this.#connections) {
+      if (!owners.has(nodeKey) && connection.isIdle()) {
+        connection.close();
+        this.#connections.delete(nodeKey);
+      }
+    }
   }
 
   #dispatch(channel: string, message: string): void {
@@ -136,31 +183,42 @@ export class LiveHub {
   }
 }
 
+interface SubscriberEvents {
+  onMessage(channel: string, message: string): void;
+  /** These channels are subscribed again after a reconnect: their listeners must catch up. */
+  onGap(channels: readonly string[]): void;
+  /** Redis refused a subscription with MOVED: the slot map is out of date. */
+  onMoved(): void;
+  onError(error: Error): void;
+}
+
 /** One subscriber connection and the shard channels it should hold. */
 class SubscriberConnection {
   readonly #redis: Redis;
   readonly #connectTimeoutMs: number;
-  readonly #onGap: (channels: readonly string[]) => void;
+  readonly #events: SubscriberEvents;
   readonly #channels = new Set<string>();
   #everReady = false;
 
-  constructor(
-    redis: Redis,
-    connectTimeoutMs: number,
-    onMessage: (channel: string, message: string) => void,
-    onGap: (channels: readonly string[]) => void,
-    onError: (error: Error) => void,
-  ) {
+  constructor(redis: Redis, connectTimeoutMs: number, events: SubscriberEvents) {
     this.#redis = redis;
     this.#connectTimeoutMs = connectTimeoutMs;
-    this.#onGap = onGap;
-    redis.on('smessage', onMessage);
+    this.#events = events;
+    redis.on('smessage', events.onMessage);
     redis.on('ready', () => {
       if (this.#everReady) void this.#resubscribe();
       this.#everReady = true;
     });
     // Connection errors are expected during outages and surface through failed commands.
-    redis.on('error', onError);
+    redis.on('error', events.onError);
+  }
+
+  holds(channel: string): boolean {
+    return this.#channels.has(channel);
+  }
+
+  isIdle(): boolean {
+    return this.#channels.size === 0;
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -176,6 +234,7 @@ class SubscriberConnection {
       await this.#redis.ssubscribe(channel);
     } catch (error) {
       this.#channels.delete(channel);
+      if (isMoved(error)) this.#events.onMoved();
       throw error;
     }
   }
@@ -194,15 +253,28 @@ class SubscriberConnection {
 
   async #resubscribe(): Promise<void> {
     const channels = [...this.#channels];
-    if (channels.length === 0) return;
-    try {
-      await Promise.all(channels.map((channel) => this.#redis.ssubscribe(channel)));
-    } catch {
-      // The connection dropped again before Redis confirmed: the next 'ready' starts over.
-      return;
-    }
-    // Only now, with the subscription confirmed, may listeners read what they missed: anything
+    const results = await Promise.allSettled(
+      channels.map((channel) => this.#redis.ssubscribe(channel)),
+    );
+    const confirmed: string[] = [];
+    let moved = false;
+    results.forEach((result, index) => {
+      const channel = channels[index] as string;
+      if (result.status === 'fulfilled') confirmed.push(channel);
+      else if (isMoved(result.reason)) {
+        // Its slot has another owner now: no longer held here, the hub re-routes it.
+        this.#channels.delete(channel);
+        moved = true;
+      }
+      // Any other failure is the connection dropping again: the next 'ready' starts over.
+    });
+    if (moved) this.#events.onMoved();
+    // Only now, with the subscriptions confirmed, may listeners read what they missed: anything
     // committed after their read is notified.
-    this.#onGap(channels);
+    if (confirmed.length > 0) this.#events.onGap(confirmed);
   }
+}
+
+function isMoved(error: unknown): boolean {
+  return error instanceof Error && /^(MOVED|ASK)\b/.test(error.message);
 }

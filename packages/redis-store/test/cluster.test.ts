@@ -1,9 +1,54 @@
-import { redisCommand } from '@execstream/redis-testing';
+import { type RedisClusterNode, redisCommand } from '@execstream/redis-testing';
 import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../src/index.ts';
-import { clusterUrl, openRedisStreams, redisClusterForFile, uniquePrefix } from './support.ts';
+import {
+  clusterUrl,
+  eventually,
+  expectGapless,
+  history,
+  openRedisStreams,
+  reader,
+  redisClusterForFile,
+  uniquePrefix,
+} from './support.ts';
 
 const cluster = redisClusterForFile();
+
+/** Moves a hash slot and its keys from one master to another, as resharding does. */
+async function moveSlot(nodes: RedisClusterNode[], slot: number, from: number, to: number) {
+  const idOf = async (port: number) => String(await redisCommand(port, ['CLUSTER', 'MYID']));
+  const [fromId, toId] = await Promise.all([idOf(from), idOf(to)]);
+  await redisCommand(to, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId]);
+  await redisCommand(from, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId]);
+  for (;;) {
+    const keys = (await redisCommand(from, [
+      'CLUSTER',
+      'GETKEYSINSLOT',
+      String(slot),
+      '100',
+    ])) as string[];
+    if (keys.length === 0) break;
+    await redisCommand(from, [
+      'MIGRATE',
+      '127.0.0.1',
+      String(to),
+      '',
+      '0',
+      '5000',
+      'KEYS',
+      ...keys,
+    ]);
+  }
+  // The new owner first, then the old one, then the rest (as redis-cli --cluster reshard does).
+  const order = [
+    to,
+    from,
+    ...nodes.map((node) => node.port).filter((port) => port !== to && port !== from),
+  ];
+  for (const port of order) {
+    await redisCommand(port, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+  }
+}
 
 describe('Redis Cluster', () => {
   it('keeps every key and the channel of an execution in one hash slot', async () => {
@@ -53,5 +98,47 @@ describe('Redis Cluster', () => {
     expect(perNode).toEqual(nodes.map(() => ({ commands: 1, subscribers: 1 })));
     for (const subscription of subscriptions) subscription.close();
     expect(streams.stats()).toEqual({ subscriptions: 0, listeners: 0 });
+  });
+
+  it('follows a stream whose slot moves to another master while it is subscribed', async () => {
+    const { nodes } = await cluster();
+    const url = clusterUrl(await cluster());
+    const keyPrefix = uniquePrefix();
+    // Two processes' worth of service: one reads, the other writes, so the reader can only learn
+    // of the move from the cluster itself.
+    await using readerSide = await openRedisStreams({ url, keyPrefix });
+    await using writerSide = await openRedisStreams({ url, keyPrefix });
+    const { record } = await writerSide.create({ ownerId: 'o', type: 'bridge' });
+    const { operationId } = record;
+    const timeline = (message: string) => [
+      { kind: 'execution.timeline_appended' as const, payload: { message } },
+    ];
+    await writerSide.append(operationId, [
+      { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
+    ]);
+    const read = reader(await readerSide.subscribe(operationId));
+    await writerSide.append(operationId, timeline('before the move'));
+    await eventually(async () => read.events.length === 2);
+
+    const keys = new RedisKeys(keyPrefix).execution(operationId);
+    const slot = Number(
+      await redisCommand(nodes[0]?.port ?? 0, ['CLUSTER', 'KEYSLOT', keys.state]),
+    );
+    const counts = await Promise.all(
+      nodes.map((node) => redisCommand(node.port, ['CLUSTER', 'COUNTKEYSINSLOT', String(slot)])),
+    );
+    const from = nodes[counts.findIndex((count) => Number(count) > 0)]?.port ?? 0;
+    const to = nodes.find((node) => node.port !== from)?.port ?? 0;
+    await moveSlot(nodes, slot, from, to);
+
+    for (let index = 0; index < 3; index++) {
+      await writerSide.append(operationId, timeline(`after the move ${index}`));
+    }
+    await writerSide.append(operationId, [
+      { kind: 'execution.result', payload: { output: { moved: true } } },
+      { kind: 'execution.state_changed', payload: { from: 'running', to: 'completed' } },
+    ]);
+    // Without following the move the reader would wait forever: nobody would notify it.
+    expectGapless(await read.done, await history(writerSide, operationId), 0);
   });
 });
