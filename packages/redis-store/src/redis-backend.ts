@@ -95,7 +95,7 @@ export class RedisBackend implements StreamBackend {
     const client = connectRedis(options.url, options);
     // Without a listener, ioredis reports every connection error as unhandled.
     client.on('error', options.onConnectionError ?? (() => {}));
-    // Constructed before waiting so that a bad key prefix fails before any connection is kept.
+    // Inside the try: a bad key prefix throws from the constructor, and must close the client too.
     let backend: RedisBackend;
     try {
       backend = new RedisBackend(client, options);
