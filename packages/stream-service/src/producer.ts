@@ -134,33 +134,40 @@ export class ExecutionProducer {
   }
 
   async #append(build: () => EventDraft[]): Promise<Envelope[]> {
+    // Set when a call failed without telling whether it stored the batch (the store went away).
     let outcomeUnknown = false;
+    let stale = false;
     for (let attempt = 1; ; attempt++) {
-      const drafts = build();
-      if (outcomeUnknown) {
-        const landed = await this.#findLanded(drafts);
-        if (landed) return this.#advance(landed);
-      }
       try {
+        // Every read here can fail too while the store is down: all of it is retried.
+        if (stale) {
+          await this.#refresh();
+          stale = false;
+        }
+        const drafts = build();
+        if (outcomeUnknown) {
+          const landed = await this.#findLanded(drafts);
+          if (landed) return this.#advance(landed);
+          outcomeUnknown = false;
+        }
         const envelopes = await this.#streams.append(this.operationId, drafts, {
           expectedSequence: this.#sequence,
         });
         return this.#advance(envelopes);
       } catch (error) {
         if (attempt >= this.#maxAttempts) throw error;
-        if (error instanceof StoreUnavailableError) {
-          outcomeUnknown = true;
-        } else if (error instanceof SequenceConflictError) {
-          if (!outcomeUnknown) await this.#refresh();
-        } else {
-          throw error;
-        }
+        if (error instanceof StoreUnavailableError) outcomeUnknown = true;
+        else if (error instanceof SequenceConflictError) stale = !outcomeUnknown;
+        else throw error;
         await delay(this.#retryDelayMs * 2 ** (attempt - 1));
       }
     }
   }
 
-  /** After an unknown outcome: our batch, if it is what follows our last known cursor. */
+  /**
+   * After an unknown outcome: our batch, if it is what follows our last known cursor. `null`
+   * means it did not land (with `expectedSequence` it could only have landed right there).
+   */
   async #findLanded(drafts: EventDraft[]): Promise<Envelope[] | null> {
     const { events } = await this.#streams.readHistory(this.operationId, {
       after: this.#cursor,

@@ -14,6 +14,16 @@ import {
  */
 class FlakyConnection extends MemoryBackend {
   failures: Array<'before' | 'after'> = [];
+  /** Reads to fail before the store sees them. */
+  readFailures = 0;
+
+  override async readAfter(...args: Parameters<MemoryBackend['readAfter']>) {
+    if (this.readFailures > 0) {
+      this.readFailures--;
+      throw new StoreUnavailableError('connection refused');
+    }
+    return super.readAfter(...args);
+  }
 
   override async commit(...args: Parameters<MemoryBackend['commit']>): Promise<CommitOutcome> {
     const failure = this.failures.shift();
@@ -50,6 +60,18 @@ describe('ExecutionProducer', () => {
       [3, 'execution.timeline_appended'],
     ]);
     expect(setup.producer.sequence).toBe(3);
+  });
+
+  it('keeps retrying while the store is still down when it checks whether a batch landed', async () => {
+    await using setup = await setUp();
+    setup.backend.failures = ['after'];
+    setup.backend.readFailures = 2;
+    await setup.producer.start();
+    expect(setup.backend.readFailures).toBe(0);
+    expect(await setup.kinds()).toEqual([
+      [1, 'execution.state_changed'],
+      [2, 'execution.state_changed'],
+    ]);
   });
 
   it('retries an append that never reached the store', async () => {
