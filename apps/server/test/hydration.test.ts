@@ -13,31 +13,36 @@ describe('hydration: get, then stream from snapshot.cursor', () => {
     const producer = await ExecutionProducer.attach(server.streams, operationId);
     await producer.start();
 
-    const total = 400;
+    // Appends go on until every hydration has taken its snapshot, so each one races them.
+    let snapshotsTaken = 0;
+    const hydrations = 12;
     const appending = (async () => {
-      for (let index = 1; index <= total; index++) {
-        await producer.progress(Math.floor((index * 100) / total), { message: `step ${index}` });
+      let index = 0;
+      while (index < 400 || snapshotsTaken < hydrations) {
+        index++;
+        await producer.progress(index % 100, { message: `step ${index}` });
         // Yield now and then, so hydrations land at many points of the run.
-        if (index % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (index % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
       }
-      await producer.complete({ steps: total });
+      await producer.complete({ steps: index });
     })();
 
     const hydrate = async () => {
       const snapshot = await client.v2.executions.get.query({ operationId });
+      snapshotsTaken++;
       const { events, error } = await collectSubscription(client, {
         operationId,
         lastEventId: snapshot.cursor,
       });
       return { snapshot, events, error };
     };
-    const hydrations: ReturnType<typeof hydrate>[] = [];
-    for (let index = 0; index < 12; index++) {
-      hydrations.push(hydrate());
+    const running: ReturnType<typeof hydrate>[] = [];
+    for (let index = 0; index < hydrations; index++) {
+      running.push(hydrate());
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await appending;
-    const results = await Promise.all(hydrations);
+    const results = await Promise.all(running);
     const final = await client.v2.executions.get.query({ operationId });
     expect(final.status).toBe('completed');
 

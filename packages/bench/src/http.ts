@@ -26,7 +26,7 @@ async function spawnServer(redisUrl: string): Promise<{ url: string; child: Chil
       REDIS_URL: redisUrl,
       EXECSTREAM_API_KEYS: `${KEY}:${OWNER}`,
       EXECSTREAM_DEMO: 'off',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -168,39 +168,31 @@ async function runScenario(
 
 async function measureSurfaces(): Promise<Record<Surface, { fanOut: Scenario; many: Scenario }>> {
   await using redis = await startRedisServer();
-  const { url, child } = await spawnServer(redis.url);
   const streams = await createRedisExecutionStreams({
     url: redis.url,
     connectionName: 'execstream-bench',
   });
+  // A fresh server per scenario, so its memory baseline holds no garbage of the one before.
+  const measure = async (surface: Surface, executions: number, each: number, rounds: number) => {
+    const { url, child } = await spawnServer(redis.url);
+    try {
+      return await runScenario(url, streams, redis.port, surface, executions, each, rounds);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  };
   try {
     const results = {} as Record<Surface, { fanOut: Scenario; many: Scenario }>;
     for (const surface of SURFACES) {
-      const fanOut = await runScenario(
-        url,
-        streams,
-        redis.port,
-        surface,
-        1,
-        FAN_OUT_SUBSCRIBERS,
-        FAN_OUT_EVENTS,
-      );
-      const many = await runScenario(
-        url,
-        streams,
-        redis.port,
-        surface,
-        MANY_EXECUTIONS,
-        1,
-        MANY_ROUNDS,
-      );
-      results[surface] = { fanOut, many };
+      results[surface] = {
+        fanOut: await measure(surface, 1, FAN_OUT_SUBSCRIBERS, FAN_OUT_EVENTS),
+        many: await measure(surface, MANY_EXECUTIONS, 1, MANY_ROUNDS),
+      };
     }
     return results;
   } finally {
     await streams.close();
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 
@@ -243,7 +235,7 @@ export async function runHttpSuite(): Promise<SuiteResult> {
       "`sse` is `GET /v1/executions/:id/stream`; `trpc` is `v2.executions.stream` over tRPC's SSE (the same bytes as `httpSubscriptionLink` reads).",
       `Fan-out: ${FAN_OUT_EVENTS} events, each appended once every subscriber had the previous one. Many executions: ${MANY_ROUNDS} rounds, one event per execution per round, appended concurrently.`,
       'Latency: from just before the append call to the reader parsing the event. The readers and the producer share 2 cores with the server, so latencies include their queueing.',
-      "CPU: the server process's CPU seconds (`process_cpu_seconds_total`) over the scenario, opening the streams included, per 1,000 events it delivered. Memory: growth of its resident set while the streams opened, per stream.",
+      "CPU: the server process's CPU seconds (`process_cpu_seconds_total`) over the scenario, opening the streams included, per 1,000 events it delivered. Memory: growth of its resident set while the streams opened, per stream, on a server started fresh for each scenario.",
       'Connections: `CLIENT LIST` entries named by the server (commands, pub/sub subscriber, API keys).',
     ],
   };

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { runHttpSuite } from './http.ts';
 import { markdownReport, type SuiteResult, updateDocs, writeJson } from './report.ts';
 import { runStoreSuite } from './store.ts';
 
@@ -10,6 +11,7 @@ import { runStoreSuite } from './store.ts';
  */
 const SUITES: Record<string, () => Promise<SuiteResult>> = {
   store: runStoreSuite,
+  http: runHttpSuite,
 };
 
 function environment(): Record<string, string> {
