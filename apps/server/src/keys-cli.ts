@@ -19,6 +19,10 @@ async function main(argv: string[]): Promise<number> {
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) return usage(values.help ? 0 : 2);
+  if (!['create', 'list', 'revoke'].includes(command))
+    return usage(2, `unknown command ${command}`);
+  if (command === 'create' && !values.owner) return usage(2, '--owner is required');
+  if (command === 'revoke' && !rest[0]) return usage(2, 'the key id to revoke is required');
   const url = process.env.REDIS_URL?.trim();
   if (!url) {
     process.stderr.write(
@@ -33,9 +37,8 @@ async function main(argv: string[]): Promise<number> {
     const store = new RedisApiKeyStore(redis);
     switch (command) {
       case 'create': {
-        if (!values.owner) return usage(2, '--owner is required');
         const { key, record } = await createApiKey(store, {
-          ownerId: values.owner,
+          ownerId: values.owner as string,
           label: values.label ?? null,
         });
         process.stdout.write(`${JSON.stringify({ key, ...record })}\n`);
@@ -46,9 +49,9 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write(`${JSON.stringify(record)}\n`);
         }
         return 0;
-      case 'revoke': {
-        const [id] = rest;
-        if (!id) return usage(2, 'the key id to revoke is required');
+      default: {
+        // revoke: the only command left once the usage checks above have passed.
+        const id = rest[0] as string;
         if (await store.revoke(id)) {
           process.stdout.write(`revoked ${id}\n`);
           return 0;
@@ -56,8 +59,6 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`no key has the id ${id}\n`);
         return 1;
       }
-      default:
-        return usage(2, `unknown command ${command}`);
     }
   } finally {
     redis.disconnect();
