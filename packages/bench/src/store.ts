@@ -15,6 +15,8 @@ const SIZES = {
   streams: 1_000,
   appendsPerStream: 10,
   appendWorkers: 32,
+  longTimeline: 5_000,
+  longTimelineAppends: 1_000,
   fanoutEvents: 50,
   replayEvents: 10_000,
   connectionSubscribersPerStream: 10,
@@ -55,6 +57,29 @@ async function appendOneStream(streams: ExecutionStreams): Promise<number> {
     await streams.append(operationId, [progress(index % 100)]);
   }
   return perSecond(SIZES.appendsOneStream, startedAt);
+}
+
+/**
+ * Sequential timeline appends to an execution whose timeline is already long: an append reads
+ * only the snapshot's head, so this should match a fresh stream's rate, not fall with length.
+ */
+async function appendLongTimeline(streams: ExecutionStreams): Promise<number> {
+  const operationId = await runningExecution(streams);
+  const timeline = (index: number): EventDraft => ({
+    kind: 'execution.timeline_appended',
+    payload: { message: `confirmation ${index}`, step: 'confirmations', data: { index } },
+  });
+  for (let loaded = 0; loaded < SIZES.longTimeline; loaded += 1_000) {
+    await streams.append(
+      operationId,
+      Array.from({ length: 1_000 }, (_, index) => timeline(loaded + index)),
+    );
+  }
+  const startedAt = performance.now();
+  for (let index = 0; index < SIZES.longTimelineAppends; index++) {
+    await streams.append(operationId, [timeline(SIZES.longTimeline + index)]);
+  }
+  return perSecond(SIZES.longTimelineAppends, startedAt);
 }
 
 /** Single-event appends spread over many streams by concurrent workers (one writer per stream). */
@@ -192,6 +217,7 @@ async function measure(target: Target, reset: () => Promise<void>) {
   return {
     appendOne: await run('append, one stream', appendOneStream),
     appendMany: await run('append, many streams', appendManyStreams),
+    appendLongTimeline: await run('append, long timeline', appendLongTimeline),
     fanout1k: await run('fan-out ×1,000', (streams) => fanout(streams, 1_000)),
     fanout10k: await run('fan-out ×10,000', (streams) => fanout(streams, 10_000)),
     replay: await run('replay', replay),
@@ -245,6 +271,11 @@ export async function runStoreSuite(): Promise<SuiteResult> {
         'events/s',
         (r) => r.appendMany,
       ),
+      row(
+        `append to a timeline of ${SIZES.longTimeline.toLocaleString('en-US')} entries, sequential`,
+        'events/s',
+        (r) => r.appendLongTimeline,
+      ),
       row('fan-out 1 stream × 1,000 subscribers, latency p50', 'ms', (r) => r.fanout1k.p50),
       row('fan-out 1 stream × 1,000 subscribers, latency p99', 'ms', (r) => r.fanout1k.p99),
       row(
@@ -269,7 +300,7 @@ export async function runStoreSuite(): Promise<SuiteResult> {
     ],
     notes: [
       'One Node.js process drives the service in process; Redis is a local `redis-server` (AOF, fsync every second) on loopback, started by the benchmark.',
-      `Append: ${SIZES.appendsOneStream.toLocaleString('en-US')} single-event appends to one stream, each after the previous; then ${(SIZES.streams * SIZES.appendsPerStream).toLocaleString('en-US')} over ${SIZES.streams.toLocaleString('en-US')} streams by ${SIZES.appendWorkers} concurrent writers, one per stream at a time.`,
+      `Append: ${SIZES.appendsOneStream.toLocaleString('en-US')} single-event appends to one stream, each after the previous; then ${(SIZES.streams * SIZES.appendsPerStream).toLocaleString('en-US')} over ${SIZES.streams.toLocaleString('en-US')} streams by ${SIZES.appendWorkers} concurrent writers, one per stream at a time. Long timeline: ${SIZES.longTimelineAppends.toLocaleString('en-US')} single timeline appends to an execution that already has ${SIZES.longTimeline.toLocaleString('en-US')} timeline entries.`,
       `Fan-out latency: append start to delivery in each subscriber's loop, ${SIZES.fanoutEvents} events, each appended once all subscribers had the previous one. Deliveries/s: ${SIZES.fanoutEvents} events appended back to back, until every subscriber has them all.`,
       `Replay: a subscriber resumes from a cursor ${SIZES.replayEvents.toLocaleString('en-US')} events back (read from the store in pages of 500).`,
       'Connections: as Redis counts them (`CLIENT LIST`), every connection of the process; the memory store has none.',

@@ -33,6 +33,42 @@ export function foldExecution(
 }
 
 /**
+ * A snapshot without its timeline: everything an append needs to decide and fold a batch. The
+ * timeline only ever grows at its end, so stores keep it apart and appends stay O(batch) however
+ * long an execution's timeline gets.
+ */
+export type ExecutionHead = Omit<ExecutionSnapshot, 'timeline'>;
+
+export function splitSnapshot(snapshot: ExecutionSnapshot): {
+  head: ExecutionHead;
+  timeline: TimelineEntry[];
+} {
+  const { timeline, ...head } = snapshot;
+  return { head, timeline };
+}
+
+/** A head and its timeline as one snapshot, keys in schema order (it serialises identically). */
+export function assembleSnapshot(
+  head: ExecutionHead,
+  timeline: TimelineEntry[],
+): ExecutionSnapshot {
+  return {
+    operationId: head.operationId,
+    type: head.type,
+    status: head.status,
+    createdAt: head.createdAt,
+    updatedAt: head.updatedAt,
+    finishedAt: head.finishedAt,
+    progress: head.progress,
+    timeline,
+    result: head.result,
+    error: head.error,
+    sequence: head.sequence,
+    cursor: head.cursor,
+  };
+}
+
+/**
  * The state of an execution before its first event. Its `type` and `createdAt` come from the
  * execution's record, not from events: the first event, `state_changed {from: null, to:
  * "accepted"}`, carries neither.

@@ -1,15 +1,19 @@
 import {
+  assembleSnapshot,
   type Cursor,
   type Envelope,
+  type ExecutionHead,
   type ExecutionSnapshot,
   isTerminalStatus,
   makeEnvelope,
   type OperationId,
   parseCursor,
+  splitSnapshot,
   streamIdOf,
   type TimelineEntry,
 } from '@execstream/event-schema';
 import {
+  type CommitBatch,
   type CommitOutcome,
   type ExecutionRecord,
   type ExecutionState,
@@ -157,6 +161,7 @@ export class RedisBackend implements StreamBackend {
       this.#client.zadd(this.#keys.unfinished(), 'NX', createdAtMs, target.record.operationId),
     );
     const keys = this.#keys.execution(target.record.operationId);
+    const created = splitSnapshot(target.snapshot);
     const reply = (await storeCall(() =>
       runScript(
         this.#client,
@@ -164,13 +169,13 @@ export class RedisBackend implements StreamBackend {
         [keys.state, keys.events, keys.timeline],
         [
           JSON.stringify(target.record),
-          headJson(target.snapshot),
-          target.snapshot.sequence,
-          isTerminalStatus(target.snapshot.status) ? '1' : '0',
+          JSON.stringify(created.head),
+          created.head.sequence,
+          isTerminalStatus(created.head.status) ? '1' : '0',
           target.record.ownerId,
           target.first.cursor,
           JSON.stringify(target.first),
-          ...newTimelineEntries(target.snapshot, 0),
+          ...created.timeline.map((entry) => JSON.stringify(entry)),
         ],
       ),
     )) as [number, ...string[]];
@@ -188,12 +193,15 @@ export class RedisBackend implements StreamBackend {
     return reply.length === 0 ? null : parseState(reply);
   }
 
-  async commit(
-    operationId: OperationId,
-    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
-  ): Promise<CommitOutcome> {
+  async readHead(operationId: OperationId): Promise<ExecutionHead | null> {
+    const { state } = this.#keys.execution(operationId);
+    const head = await storeCall(() => this.#client.hget(state, 'head'));
+    return head === null ? null : (JSON.parse(head) as ExecutionHead);
+  }
+
+  async commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome> {
     const keys = this.#keys.execution(operationId);
-    const terminal = isTerminalStatus(batch.snapshot.status);
+    const terminal = isTerminalStatus(batch.head.status);
     const events: string[] = [];
     for (const envelope of batch.envelopes) events.push(envelope.cursor, JSON.stringify(envelope));
     const reply = interpretCommit(
@@ -204,15 +212,15 @@ export class RedisBackend implements StreamBackend {
           [keys.state, keys.events, keys.timeline, keys.lease],
           [
             batch.baseSequence,
-            batch.snapshot.sequence,
+            batch.head.sequence,
             terminal ? '1' : '0',
-            headJson(batch.snapshot),
+            JSON.stringify(batch.head),
             this.#maxEvents,
             this.#ttlMs,
             keys.channel,
             batch.envelopes.length,
             ...events,
-            ...newTimelineEntries(batch.snapshot, batch.baseSequence),
+            ...batch.timelineEntries.map((entry) => JSON.stringify(entry)),
           ],
         ),
       ),
@@ -393,24 +401,12 @@ export class RedisBackend implements StreamBackend {
   }
 }
 
-/** The snapshot without its timeline: the timeline lives in its own list, appended per batch. */
-function headJson(snapshot: ExecutionSnapshot): string {
-  // Spreading keeps `timeline` where the reducer put it, so the reassembled snapshot serialises
-  // byte for byte like the one the reducer produced.
-  return JSON.stringify({ ...snapshot, timeline: [] });
-}
-
-/** The timeline entries a batch added: those after the base sequence (they are at the end). */
-function newTimelineEntries(snapshot: ExecutionSnapshot, baseSequence: number): string[] {
-  const { timeline } = snapshot;
-  let start = timeline.length;
-  while (start > 0 && (timeline[start - 1] as TimelineEntry).sequence > baseSequence) start--;
-  return timeline.slice(start).map((entry) => JSON.stringify(entry));
-}
-
+/** A state read by read-state.lua; `assembleSnapshot` puts the timeline back in schema order. */
 function parseState([record, head, ...timeline]: string[]): ExecutionState {
-  const snapshot = JSON.parse(head as string) as ExecutionSnapshot;
-  snapshot.timeline = timeline.map((entry) => JSON.parse(entry) as TimelineEntry);
+  const snapshot = assembleSnapshot(
+    JSON.parse(head as string) as ExecutionHead,
+    timeline.map((entry) => JSON.parse(entry) as TimelineEntry),
+  );
   return { record: JSON.parse(record as string) as ExecutionRecord, snapshot };
 }
 

@@ -1,4 +1,4 @@
-import { type Envelope, serializeEnvelope } from '@execstream/event-schema';
+import { type Envelope, serializeEnvelope, splitSnapshot } from '@execstream/event-schema';
 import { freePort, redisCommand } from '@execstream/redis-testing';
 import {
   createStreamService,
@@ -139,9 +139,12 @@ describe('scripts', () => {
     expect(await store.call('SCRIPT', 'FLUSH')).toBe('OK');
     await store.append(operationId, [{ kind: 'execution.progress', payload: { percent: 5 } }]);
     expect(await store.call('SCRIPT', 'EXISTS', SCRIPTS.commit.sha, SCRIPTS.readState.sha)).toEqual(
-      [1, 1],
+      [1, 0],
     );
     expect((await store.getSnapshot(operationId)).progress).toEqual({ percent: 5 });
+    expect(await store.call('SCRIPT', 'EXISTS', SCRIPTS.commit.sha, SCRIPTS.readState.sha)).toEqual(
+      [1, 1],
+    );
   });
 
   it('commit writes nothing on a conflict, a missing execution, or ids out of order', async () => {
@@ -150,10 +153,12 @@ describe('scripts', () => {
     const before = await history(store, operationId);
     const snapshot = await store.getSnapshot(operationId);
     const stale = before[0] as Envelope;
+    const { head } = splitSnapshot(snapshot);
     const batch = (baseSequence: number, cursor: string) => ({
       baseSequence,
       envelopes: [{ ...stale, sequence: snapshot.sequence + 1, cursor, eventId: cursor }],
-      snapshot: { ...snapshot, sequence: snapshot.sequence + 1, cursor },
+      head: { ...head, sequence: snapshot.sequence + 1, cursor },
+      timelineEntries: [],
     });
     const next = `${Date.now() + 1000}-0`;
     expect(await store.backend.commit(operationId, batch(snapshot.sequence - 1, next))).toBe(
@@ -184,7 +189,8 @@ describe('scripts', () => {
       await store.backend.commit(operationId, {
         baseSequence: snapshot.sequence,
         envelopes: [],
-        snapshot: { ...snapshot, cursor: next },
+        head: { ...splitSnapshot(snapshot).head, cursor: next },
+        timelineEntries: [],
       }),
     ).toBe('conflict');
   });

@@ -1,14 +1,17 @@
 import {
+  assembleSnapshot,
   canTransition,
   type Envelope,
   type EventDraft,
   EventDraftSchema,
-  type ExecutionSnapshot,
+  type ExecutionHead,
   foldExecution,
   isTerminalStatus,
   makeEnvelope,
   nextCursors,
+  splitSnapshot,
   streamIdOf,
+  type TimelineEntry,
 } from '@execstream/event-schema';
 import { z } from 'zod';
 import { ExecutionTerminalError, IllegalTransitionError, InvalidEventError } from './errors.ts';
@@ -28,14 +31,16 @@ export function parseDrafts(input: unknown): EventDraft[] {
 }
 
 /**
- * Checks a batch against the execution's current snapshot (CONTRACT §3) and turns it into
- * envelopes plus the snapshot they fold into. Pure: the caller commits both or neither.
+ * Checks a batch against the execution's current head (CONTRACT §3) and turns it into envelopes,
+ * the head they fold into, and the timeline entries they add. The reducer folds the batch onto
+ * the head with an empty timeline, so what it appends there is exactly the new entries. Pure: the
+ * caller commits all of it or none.
  */
 export function prepareBatch(
-  snapshot: ExecutionSnapshot,
+  snapshot: ExecutionHead,
   drafts: EventDraft[],
   nowMs: number,
-): { envelopes: Envelope[]; snapshot: ExecutionSnapshot } {
+): { envelopes: Envelope[]; head: ExecutionHead; timelineEntries: TimelineEntry[] } {
   if (isTerminalStatus(snapshot.status)) {
     throw new ExecutionTerminalError(snapshot.operationId, snapshot.status);
   }
@@ -55,10 +60,11 @@ export function prepareBatch(
       payload: draft.payload,
     }) as Envelope;
   });
-  return { envelopes, snapshot: foldExecution(snapshot, envelopes) };
+  const folded = splitSnapshot(foldExecution(assembleSnapshot(snapshot, []), envelopes));
+  return { envelopes, head: folded.head, timelineEntries: folded.timeline };
 }
 
-function checkBatchRules(snapshot: ExecutionSnapshot, drafts: EventDraft[]): void {
+function checkBatchRules(snapshot: ExecutionHead, drafts: EventDraft[]): void {
   let status = snapshot.status;
   drafts.forEach((draft, index) => {
     const next = drafts[index + 1];

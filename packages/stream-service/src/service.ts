@@ -70,6 +70,12 @@ export function createStreamService(
     return state;
   }
 
+  async function readHeadOrThrow(operationId: OperationId) {
+    const head = await backend.readHead(operationId);
+    if (!head) throw new ExecutionNotFoundError(operationId);
+    return head;
+  }
+
   async function startPointFor(
     operationId: OperationId,
     cursor: string | null,
@@ -130,24 +136,20 @@ export function createStreamService(
       const drafts = parseDrafts(input);
       const { expectedSequence } = appendOptions;
       for (let attempt = 1; ; attempt++) {
-        const { snapshot } = await readStateOrThrow(operationId);
-        if (expectedSequence !== undefined && expectedSequence !== snapshot.sequence) {
-          throw new SequenceConflictError(expectedSequence, snapshot.sequence);
+        const head = await readHeadOrThrow(operationId);
+        if (expectedSequence !== undefined && expectedSequence !== head.sequence) {
+          throw new SequenceConflictError(expectedSequence, head.sequence);
         }
-        const batch = prepareBatch(snapshot, drafts, now());
+        const batch = prepareBatch(head, drafts, now());
         const outcome = await backend.commit(operationId, {
-          baseSequence: snapshot.sequence,
-          envelopes: batch.envelopes,
-          snapshot: batch.snapshot,
+          baseSequence: head.sequence,
+          ...batch,
         });
         if (outcome === 'committed') return batch.envelopes;
         if (outcome === 'missing') throw new ExecutionNotFoundError(operationId);
         if (expectedSequence !== undefined || attempt >= MAX_COMMIT_ATTEMPTS) {
-          const current = await readStateOrThrow(operationId);
-          throw new SequenceConflictError(
-            expectedSequence ?? snapshot.sequence,
-            current.snapshot.sequence,
-          );
+          const current = await readHeadOrThrow(operationId);
+          throw new SequenceConflictError(expectedSequence ?? head.sequence, current.sequence);
         }
       }
     },

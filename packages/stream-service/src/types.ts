@@ -2,10 +2,12 @@ import type {
   Cursor,
   Envelope,
   EventDraft,
+  ExecutionHead,
   ExecutionSnapshot,
   ExecutionStatus,
   ExecutionType,
   OperationId,
+  TimelineEntry,
 } from '@execstream/event-schema';
 
 /** What is known of an execution besides its events: who owns it and what was asked. */
@@ -164,6 +166,14 @@ export interface ExecutionState {
   snapshot: ExecutionSnapshot;
 }
 
+/** One prepared batch: what `prepareBatch` returns, plus the sequence it extends. */
+export interface CommitBatch {
+  baseSequence: number;
+  envelopes: Envelope[];
+  head: ExecutionHead;
+  timelineEntries: TimelineEntry[];
+}
+
 /** The result of a compare-and-set commit. */
 export type CommitOutcome = 'committed' | 'conflict' | 'missing';
 
@@ -182,15 +192,14 @@ export interface StreamBackend {
     snapshot: ExecutionSnapshot,
   ): Promise<{ state: ExecutionState; created: boolean }>;
   readState(operationId: OperationId): Promise<ExecutionState | null>;
+  /** The snapshot without its timeline, `null` when missing: all an append reads, in O(1). */
+  readHead(operationId: OperationId): Promise<ExecutionHead | null>;
   /**
-   * Stores `envelopes` and the folded `snapshot` atomically, only if the stream is still at
-   * `baseSequence`. Trims to the retention bound, sets the expiry once terminal, and notifies
-   * live listeners.
+   * Stores `envelopes`, the folded `head` and the `timelineEntries` they add, atomically, only if
+   * the stream is still at `baseSequence`. Trims to the retention bound, sets the expiry once
+   * terminal, and notifies live listeners.
    */
-  commit(
-    operationId: OperationId,
-    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
-  ): Promise<CommitOutcome>;
+  commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome>;
   /** Retained events strictly after `after`, oldest first, at most `limit`. */
   readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]>;
   /** The retained event with this cursor, or `null`. */

@@ -17,7 +17,7 @@ KEYS[4]  lease string      <prefix>:{op}:lease
 ARGV[1]  base sequence: the stored sequence this batch extends
 ARGV[2]  sequence after the batch
 ARGV[3]  "1" when the batch ends the execution (terminal status), else "0"
-ARGV[4]  head JSON (the new snapshot with an empty timeline)
+ARGV[4]  head JSON (the new snapshot without its timeline)
 ARGV[5]  events retained per stream (exact MAXLEN)
 ARGV[6]  ms a terminal execution is kept (PEXPIRE on every key of the execution)
 ARGV[7]  shard channel to notify       <prefix>:{op}:live (same hash slot as the keys)

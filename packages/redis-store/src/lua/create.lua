@@ -8,7 +8,7 @@ KEYS[1]  state hash        <prefix>:{op}:state
 KEYS[2]  events stream     <prefix>:{op}:events
 KEYS[3]  timeline list     <prefix>:{op}:timeline
 ARGV[1]  record JSON
-ARGV[2]  head JSON (the snapshot with an empty timeline)
+ARGV[2]  head JSON (the snapshot without its timeline)
 ARGV[3]  sequence of the snapshot
 ARGV[4]  "1" when the snapshot is terminal, else "0"
 ARGV[5]  owner id

@@ -8,7 +8,7 @@ KEYS[2]  timeline list     <prefix>:{op}:timeline
 
 Returns
   {}                                  missing (never created, or expired)
-  {record, head, entry, entry, ...}   the head is the snapshot with an empty timeline; the
+  {record, head, entry, entry, ...}   the head is the snapshot without its timeline; the
                                       entries are its timeline, oldest first
 ]]
 local stored = redis.call('HMGET', KEYS[1], 'record', 'head')

@@ -1,13 +1,18 @@
 import {
+  assembleSnapshot,
   type Cursor,
   compareCursors,
   type Envelope,
+  type ExecutionHead,
   type ExecutionSnapshot,
   isTerminalStatus,
   type OperationId,
+  splitSnapshot,
+  type TimelineEntry,
 } from '@execstream/event-schema';
 import { InvalidInputError } from '../errors.ts';
 import type {
+  CommitBatch,
   CommitOutcome,
   ExecutionRecord,
   ExecutionState,
@@ -38,7 +43,10 @@ export interface MemoryBackendOptions {
 
 interface StoredExecution {
   record: ExecutionRecord;
-  snapshot: ExecutionSnapshot;
+  /** Replaced whole on every commit, never mutated: a head handed out stays as it was. */
+  head: ExecutionHead;
+  /** Appended in place; readers get a copy. */
+  timeline: TimelineEntry[];
   /** Retained events, oldest first; contiguous in `sequence`. */
   events: Envelope[];
   expiresAt: number | null;
@@ -82,9 +90,11 @@ export class MemoryBackend implements StreamBackend {
     const existing = this.#get(existingId);
     if (existing) return { state: stateOf(existing), created: false };
 
+    const { head, timeline } = splitSnapshot(snapshot);
     this.#executions.set(record.operationId, {
       record,
-      snapshot,
+      head,
+      timeline: [...timeline],
       events: [first],
       expiresAt: null,
       lease: null,
@@ -106,18 +116,20 @@ export class MemoryBackend implements StreamBackend {
     return stored ? stateOf(stored) : null;
   }
 
-  async commit(
-    operationId: OperationId,
-    batch: { baseSequence: number; envelopes: Envelope[]; snapshot: ExecutionSnapshot },
-  ): Promise<CommitOutcome> {
+  async readHead(operationId: OperationId): Promise<ExecutionHead | null> {
+    return this.#get(operationId)?.head ?? null;
+  }
+
+  async commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome> {
     const stored = this.#get(operationId);
     if (!stored) return 'missing';
-    if (stored.snapshot.sequence !== batch.baseSequence) return 'conflict';
+    if (stored.head.sequence !== batch.baseSequence) return 'conflict';
     stored.events.push(...batch.envelopes);
     const excess = stored.events.length - this.#maxEvents;
     if (excess > 0) stored.events.splice(0, excess);
-    stored.snapshot = batch.snapshot;
-    if (isTerminalStatus(batch.snapshot.status)) {
+    stored.head = batch.head;
+    stored.timeline.push(...batch.timelineEntries);
+    if (isTerminalStatus(batch.head.status)) {
       stored.expiresAt = this.#now() + this.#ttlMs;
       stored.lease = null;
     }
@@ -191,7 +203,7 @@ export class MemoryBackend implements StreamBackend {
 
   async acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean> {
     const stored = this.#get(operationId);
-    if (!stored || isTerminalStatus(stored.snapshot.status)) return false;
+    if (!stored || isTerminalStatus(stored.head.status)) return false;
     const now = this.#now();
     if (stored.lease && stored.lease.holder !== holder && stored.lease.expiresAt > now)
       return false;
@@ -208,7 +220,7 @@ export class MemoryBackend implements StreamBackend {
     const unfinished: OperationId[] = [];
     for (const [operationId, stored] of this.#executions) {
       if (unfinished.length >= limit) break;
-      if (!isTerminalStatus(stored.snapshot.status)) unfinished.push(operationId);
+      if (!isTerminalStatus(stored.head.status)) unfinished.push(operationId);
     }
     return unfinished;
   }
@@ -251,7 +263,10 @@ export class MemoryBackend implements StreamBackend {
 }
 
 function stateOf(stored: StoredExecution): ExecutionState {
-  return { record: stored.record, snapshot: stored.snapshot };
+  return {
+    record: stored.record,
+    snapshot: assembleSnapshot(stored.head, stored.timeline.slice()),
+  };
 }
 
 function idempotencyIndexKey(ownerId: string, key: string): string {
