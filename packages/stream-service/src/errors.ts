@@ -56,12 +56,12 @@ export class InvalidEventError extends ExecutionStreamError {
   }
 }
 
-interface ZodLikeError {
+export interface ZodLikeError {
   issues: readonly { path: readonly PropertyKey[]; message: string }[];
 }
 
 /** `events.0.payload.percent: Too big: expected number to be <=100`: the field, then why. */
-function describeFirstIssue(error: ZodLikeError): string {
+export function describeFirstIssue(error: ZodLikeError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid input';
   return issue.path.length
