@@ -69,7 +69,6 @@ class BoundedDelivery implements Delivery {
   readonly #subscription: ExecutionSubscription;
   readonly #options: OpenDeliveryOptions;
   readonly #now: () => number;
-  readonly #openedAt: number;
   #queue: Delivered[] = [];
   #backlogBytes = 0;
   #pumpDone = false;
@@ -83,7 +82,6 @@ class BoundedDelivery implements Delivery {
     this.#subscription = subscription;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#openedAt = this.#now();
   }
 
   get nothingToSend(): boolean {
@@ -176,10 +174,15 @@ class BoundedDelivery implements Delivery {
     this.#options.observer?.backlog?.(this.#options.surface, deltaBytes);
   }
 
+  /**
+   * Append-to-delivery lag of a live event; `null` for history. Live means appended after the
+   * subscription opened, told by sequence rather than by `ts`, so that a producer's clock running
+   * ahead or behind this host's cannot make a replay look live (and trip the bound) or the reverse.
+   */
   #liveLag(envelope: Envelope): number | null {
     if (envelope.kind === 'execution.snapshot') return null;
-    const appendedAt = Date.parse(envelope.ts);
-    return appendedAt >= this.#openedAt ? Math.max(0, this.#now() - appendedAt) : null;
+    if (envelope.sequence <= this.#subscription.headSequence) return null;
+    return Math.max(0, this.#now() - Date.parse(envelope.ts));
   }
 
   /** Lets a paused history read go on once the reader took something (or left). */

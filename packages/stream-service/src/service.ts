@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import {
   CursorSchema,
   type EventDraft,
+  type ExecutionHead,
   ExecutionTypeSchema,
   firstCursor,
   foldExecution,
@@ -76,21 +77,28 @@ export function createStreamService(
     return head;
   }
 
+  /**
+   * Where a subscription starts, reading as little as the cursor allows: the head (O(1)) always,
+   * the whole snapshot (with its timeline) only when a snapshot is what gets sent.
+   */
   async function startPointFor(
     operationId: OperationId,
     cursor: string | null,
-  ): Promise<{ start: StartPoint; head: ExecutionRecordState }> {
-    const head = await readStateOrThrow(operationId);
-    const snapshotStart: StartPoint = { kind: 'snapshot', snapshot: head.snapshot };
-    if (cursor === null) return { start: snapshotStart, head };
+  ): Promise<{ start: StartPoint; head: ExecutionHead }> {
+    const head = await readHeadOrThrow(operationId);
+    const snapshotStart = async (): Promise<{ start: StartPoint; head: ExecutionHead }> => {
+      const { snapshot } = await readStateOrThrow(operationId);
+      return { start: { kind: 'snapshot', snapshot }, head: snapshot };
+    };
+    if (cursor === null) return snapshotStart();
     if (cursor === START_CURSOR) {
       const [first] = await backend.readAfter(operationId, START_CURSOR, 1);
       // Nothing trimmed yet: replay everything. Otherwise the snapshot covers what is gone.
       if (first?.sequence === 1) return { start: { kind: 'after', sequence: 0, cursor }, head };
-      return { start: snapshotStart, head };
+      return snapshotStart();
     }
     const event = await backend.readEvent(operationId, cursor);
-    if (!event) return { start: snapshotStart, head }; // trimmed, expired or another stream's
+    if (!event) return snapshotStart(); // trimmed, expired or another stream's
     return { start: { kind: 'after', sequence: event.sequence, cursor }, head };
   }
 
@@ -125,7 +133,7 @@ export function createStreamService(
     },
 
     async getRecord(operationId) {
-      return (await backend.readState(operationId))?.record ?? null;
+      return backend.readRecord(operationId);
     },
 
     async getSnapshot(operationId) {
@@ -157,7 +165,7 @@ export function createStreamService(
     async readHistory(operationId, historyOptions = {}) {
       const after = parseCursorOption(historyOptions.after ?? null) ?? START_CURSOR;
       const limit = clampLimit(historyOptions.limit, HISTORY_LIMIT);
-      await readStateOrThrow(operationId);
+      await readHeadOrThrow(operationId);
       const [events, retention] = await Promise.all([
         backend.readAfter(operationId, after, limit + 1),
         backend.retention(operationId),
@@ -173,10 +181,11 @@ export function createStreamService(
         cursor: listOptions.cursor ?? null,
         limit,
       });
-      const states = await Promise.all(operationIds.map((id) => backend.readState(id)));
-      const items = states.flatMap((state) => {
-        if (!state || state.record.ownerId !== ownerId) return [];
-        const { operationId, type, status, createdAt, updatedAt, finishedAt } = state.snapshot;
+      // Heads only: a list never needs timelines. The index is the owner's own.
+      const heads = await Promise.all(operationIds.map((id) => backend.readHead(id)));
+      const items = heads.flatMap((head) => {
+        if (!head) return []; // expired since the index was read
+        const { operationId, type, status, createdAt, updatedAt, finishedAt } = head;
         return [{ operationId, type, status, createdAt, updatedAt, finishedAt }];
       });
       return { items, nextCursor };
@@ -199,7 +208,7 @@ export function createStreamService(
         // Live first, then read: whatever commits after this point reaches the listener.
         await subscription.listen();
         const { start, head } = await startPointFor(operationId, cursor);
-        subscription.begin(start, head.snapshot);
+        subscription.begin(start, head);
         return subscription;
       } catch (error) {
         subscription.close();
@@ -222,8 +231,6 @@ export function createStreamService(
   };
   return service;
 }
-
-type ExecutionRecordState = NonNullable<Awaited<ReturnType<StreamBackend['readState']>>>;
 
 /** `null`/empty: no cursor. `0` and `0-0`: from the start. Anything else must be `<ms>-<seq>`. */
 function parseCursorOption(cursor: string | null): string | null {

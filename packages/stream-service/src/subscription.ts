@@ -1,5 +1,6 @@
 import {
   type Envelope,
+  type ExecutionHead,
   type ExecutionSnapshot,
   isTerminalStatus,
   type OperationId,
@@ -41,6 +42,7 @@ export class LiveSubscription implements ExecutionSubscription {
   #start: StartPoint | null = null;
   #signal: AbortSignal | undefined;
   #nothingToSend = false;
+  #headSequence = 0;
 
   constructor(options: {
     backend: StreamBackend;
@@ -63,6 +65,10 @@ export class LiveSubscription implements ExecutionSubscription {
 
   get nothingToSend(): boolean {
     return this.#nothingToSend;
+  }
+
+  get headSequence(): number {
+    return this.#headSequence;
   }
 
   /** The listener handed to the backend. */
@@ -91,9 +97,10 @@ export class LiveSubscription implements ExecutionSubscription {
     else this.#unlisten = unlisten;
   }
 
-  /** Sets the start point; `terminal` tells whether the head is terminal (for `nothingToSend`). */
-  begin(start: StartPoint, head: ExecutionSnapshot): void {
+  /** Sets the start point, given the head it was chosen against. */
+  begin(start: StartPoint, head: ExecutionHead): void {
     this.#start = start;
+    this.#headSequence = head.sequence;
     if (
       start.kind === 'after' &&
       isTerminalStatus(head.status) &&

@@ -94,6 +94,11 @@ export interface ExecutionSubscription extends AsyncIterable<Envelope> {
    * The SSE route answers 204 so that EventSource stops reconnecting.
    */
   readonly nothingToSend: boolean;
+  /**
+   * The execution's sequence when the subscription opened. Events after it were appended since
+   * (live); those up to it are history. A sequence, not a clock, so hosts' clocks cannot blur it.
+   */
+  readonly headSequence: number;
   /** Ends the iteration and releases the subscription, as aborting its signal does. */
   close(): void;
 }
@@ -192,6 +197,8 @@ export interface StreamBackend {
     snapshot: ExecutionSnapshot,
   ): Promise<{ state: ExecutionState; created: boolean }>;
   readState(operationId: OperationId): Promise<ExecutionState | null>;
+  /** The record alone, `null` when missing: what an owner check reads, in O(1). */
+  readRecord(operationId: OperationId): Promise<ExecutionRecord | null>;
   /** The snapshot without its timeline, `null` when missing: all an append reads, in O(1). */
   readHead(operationId: OperationId): Promise<ExecutionHead | null>;
   /**

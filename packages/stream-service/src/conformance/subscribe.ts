@@ -41,6 +41,7 @@ export function subscribeRules(target: ConformanceTarget): void {
       await producer.progress(10);
       const subscription = await streams.subscribe(operationId);
       expect(subscription.nothingToSend).toBe(false);
+      expect(subscription.headSequence).toBe(3);
       const reading = drain(subscription);
       await producer.timeline('live 1');
       await producer.complete({ ok: true });
@@ -85,6 +86,8 @@ export function subscribeRules(target: ConformanceTarget): void {
       const subscription = await streams.subscribe(operationId, {
         cursor: resumeFrom?.cursor ?? null,
       });
+      // Events 4 and 5 were there before it opened (history); 6 and 7 come after (live).
+      expect(subscription.headSequence).toBe(5);
       const reading = drain(subscription);
       await producer.complete({ ok: true });
       expect(sequencesOf(await reading)).toEqual([4, 5, 6, 7]);

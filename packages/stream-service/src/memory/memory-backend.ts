@@ -1,7 +1,6 @@
 import {
   assembleSnapshot,
   type Cursor,
-  compareCursors,
   type Envelope,
   type ExecutionHead,
   type ExecutionSnapshot,
@@ -20,6 +19,7 @@ import type {
   RetentionInfo,
   StreamBackend,
 } from '../types.ts';
+import { RetainedEvents } from './retained-events.ts';
 
 export interface MemoryBackendOptions {
   /**
@@ -48,7 +48,7 @@ interface StoredExecution {
   /** Appended in place; readers get a copy. */
   timeline: TimelineEntry[];
   /** Retained events, oldest first; contiguous in `sequence`. */
-  events: Envelope[];
+  events: RetainedEvents;
   expiresAt: number | null;
   lease: { holder: string; expiresAt: number } | null;
 }
@@ -66,6 +66,8 @@ export class MemoryBackend implements StreamBackend {
   readonly #idempotency = new Map<string, OperationId>();
   /** Each owner's executions in creation order. */
   readonly #byOwner = new Map<string, OperationId[]>();
+  /** Executions not yet terminal, in creation order: what workers poll, without a full scan. */
+  readonly #unfinished = new Set<OperationId>();
   readonly #listeners = new Map<OperationId, Set<LiveListener>>();
   #listenerCount = 0;
   readonly #sweeper: NodeJS.Timeout;
@@ -95,10 +97,11 @@ export class MemoryBackend implements StreamBackend {
       record,
       head,
       timeline: [...timeline],
-      events: [first],
+      events: new RetainedEvents(first),
       expiresAt: null,
       lease: null,
     });
+    if (!isTerminalStatus(head.status)) this.#unfinished.add(record.operationId);
     if (record.idempotencyKey !== null) {
       this.#idempotency.set(
         idempotencyIndexKey(record.ownerId, record.idempotencyKey),
@@ -116,6 +119,10 @@ export class MemoryBackend implements StreamBackend {
     return stored ? stateOf(stored) : null;
   }
 
+  async readRecord(operationId: OperationId): Promise<ExecutionRecord | null> {
+    return this.#get(operationId)?.record ?? null;
+  }
+
   async readHead(operationId: OperationId): Promise<ExecutionHead | null> {
     return this.#get(operationId)?.head ?? null;
   }
@@ -124,14 +131,13 @@ export class MemoryBackend implements StreamBackend {
     const stored = this.#get(operationId);
     if (!stored) return 'missing';
     if (stored.head.sequence !== batch.baseSequence) return 'conflict';
-    stored.events.push(...batch.envelopes);
-    const excess = stored.events.length - this.#maxEvents;
-    if (excess > 0) stored.events.splice(0, excess);
+    stored.events.append(batch.envelopes, this.#maxEvents);
     stored.head = batch.head;
     stored.timeline.push(...batch.timelineEntries);
     if (isTerminalStatus(batch.head.status)) {
       stored.expiresAt = this.#now() + this.#ttlMs;
       stored.lease = null;
+      this.#unfinished.delete(operationId);
     }
     const listeners = this.#listeners.get(operationId);
     if (listeners) for (const listener of [...listeners]) listener.onEvents(batch.envelopes);
@@ -139,24 +145,19 @@ export class MemoryBackend implements StreamBackend {
   }
 
   async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
-    const events = this.#get(operationId)?.events ?? [];
-    const start = firstIndexAfter(events, after);
-    return events.slice(start, start + limit);
+    return this.#get(operationId)?.events.after(after, limit) ?? [];
   }
 
   async readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null> {
-    const events = this.#get(operationId)?.events ?? [];
-    const index = firstIndexAfter(events, cursor) - 1;
-    const event = events[index];
-    return event && event.cursor === cursor ? event : null;
+    return this.#get(operationId)?.events.at(cursor) ?? null;
   }
 
   async retention(operationId: OperationId): Promise<RetentionInfo> {
-    const events = this.#get(operationId)?.events ?? [];
+    const events = this.#get(operationId)?.events;
     return {
-      firstCursor: events[0]?.cursor ?? null,
-      lastCursor: events.at(-1)?.cursor ?? null,
-      length: events.length,
+      firstCursor: events?.first?.cursor ?? null,
+      lastCursor: events?.last?.cursor ?? null,
+      length: events?.length ?? 0,
     };
   }
 
@@ -218,9 +219,9 @@ export class MemoryBackend implements StreamBackend {
 
   async listUnfinished(limit: number): Promise<OperationId[]> {
     const unfinished: OperationId[] = [];
-    for (const [operationId, stored] of this.#executions) {
+    for (const operationId of this.#unfinished) {
       if (unfinished.length >= limit) break;
-      if (!isTerminalStatus(stored.head.status)) unfinished.push(operationId);
+      unfinished.push(operationId);
     }
     return unfinished;
   }
@@ -271,16 +272,4 @@ function stateOf(stored: StoredExecution): ExecutionState {
 
 function idempotencyIndexKey(ownerId: string, key: string): string {
   return `${ownerId}\u0000${key}`;
-}
-
-/** Index of the first event whose cursor is after `cursor` (binary search: events are ordered). */
-function firstIndexAfter(events: readonly Envelope[], cursor: Cursor): number {
-  let low = 0;
-  let high = events.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compareCursors((events[middle] as Envelope).cursor, cursor) <= 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
