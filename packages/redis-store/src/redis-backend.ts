@@ -139,6 +139,8 @@ export class RedisBackend implements StreamBackend {
     first: Envelope,
     snapshot: ExecutionSnapshot,
   ): Promise<{ state: ExecutionState; created: boolean }> {
+    // Serialised before the first write: a record that cannot be stored must leave nothing.
+    const recordJson = JSON.stringify(record);
     const owner = this.#keys.owner(record.ownerId);
     const claimKeys = [owner.executions, owner.counter];
     if (record.idempotencyKey !== null) {
@@ -168,7 +170,7 @@ export class RedisBackend implements StreamBackend {
         SCRIPTS.create,
         [keys.state, keys.events, keys.timeline],
         [
-          JSON.stringify(target.record),
+          target.record === record ? recordJson : JSON.stringify(target.record),
           JSON.stringify(created.head),
           created.head.sequence,
           isTerminalStatus(created.head.status) ? '1' : '0',
@@ -191,6 +193,12 @@ export class RedisBackend implements StreamBackend {
       runScript(this.#client, SCRIPTS.readState, [keys.state, keys.timeline], []),
     )) as string[];
     return reply.length === 0 ? null : parseState(reply);
+  }
+
+  async readRecord(operationId: OperationId): Promise<ExecutionRecord | null> {
+    const { state } = this.#keys.execution(operationId);
+    const record = await storeCall(() => this.#client.hget(state, 'record'));
+    return record === null ? null : (JSON.parse(record) as ExecutionRecord);
   }
 
   async readHead(operationId: OperationId): Promise<ExecutionHead | null> {

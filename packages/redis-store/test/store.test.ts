@@ -279,5 +279,26 @@ describe('connecting', () => {
       StoreUnavailableError,
     );
     expect(toStoreError(new Error('Connection is closed.'))).toBeInstanceOf(StoreUnavailableError);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
+      code: 'ECONNREFUSED',
+    });
+    expect(toStoreError(refused)).toBeInstanceOf(StoreUnavailableError);
+    // Our own bugs are never an outage: retried as one, they would be retried forever.
+    const typeError = new TypeError('Do not know how to serialize a BigInt');
+    expect(toStoreError(typeError)).toBe(typeError);
+    const rangeError = new RangeError('Maximum call stack size exceeded');
+    expect(toStoreError(rangeError)).toBe(rangeError);
+  });
+
+  it('refuses a record it cannot serialise before writing anything', async () => {
+    await using store = await open();
+    const attempt = store.create({
+      ownerId: 'o',
+      type: 'swap',
+      params: { amount: 10n },
+      idempotencyKey: 'k',
+    });
+    await expect(attempt).rejects.toBeInstanceOf(TypeError);
+    expect(await store.call('KEYS', `${store.keys.prefix}:*`)).toEqual([]);
   });
 });
