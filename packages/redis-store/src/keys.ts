@@ -2,7 +2,7 @@ import type { OperationId } from '@execstream/event-schema';
 
 /** The keys and the pub/sub channel of one execution; all share the hash tag `{op_…}`. */
 export interface ExecutionKeys {
-  /** Hash: `record`, `head` (the snapshot without its timeline), `seq`, `status`, `owner`. */
+  /** Hash: `record`, `head` (the snapshot without its timeline), `seq`, `terminal`, `owner`. */
   state: string;
   /** Stream: one entry per retained event, id = cursor, field `e` = the envelope JSON. */
   events: string;
@@ -31,7 +31,7 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
  * share a Redis.
  *
  * ```text
- * <prefix>:{op_X}:state      hash    record, head, seq, status, owner
+ * <prefix>:{op_X}:state      hash    record, head, seq, terminal, owner
  * <prefix>:{op_X}:events     stream  id = cursor, e = envelope JSON
  * <prefix>:{op_X}:timeline   list    timeline entries JSON
  * <prefix>:{op_X}:lease      string  holder, PX = lease ttl

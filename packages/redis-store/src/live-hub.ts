@@ -84,11 +84,6 @@ export class LiveHub {
     return this.#listenerCount;
   }
 
-  /** Streams with at least one local listener (each is one SSUBSCRIBE). */
-  channelCount(): number {
-    return this.#channels.size;
-  }
-
   close(): void {
     for (const connection of this.#connections.values()) connection.close();
     this.#connections.clear();

@@ -120,11 +120,6 @@ export class RedisBackend implements StreamBackend {
     return this.#keys;
   }
 
-  /** Streams this process is subscribed to (one SSUBSCRIBE each). */
-  liveChannelCount(): number {
-    return this.#hub.channelCount();
-  }
-
   /**
    * Three steps in three hash slots, each idempotent, in an order that a crash between any two
    * never loses or corrupts anything (docs/redis.md, "Creating an execution"):
