@@ -1,4 +1,5 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
+import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/sse';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,19 +54,24 @@ const EnvSchema = z.object({
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
-  EXECSTREAM_SSE_RETRY_MS: integer('EXECSTREAM_SSE_RETRY_MS', 0, 60_000, 1000),
-  EXECSTREAM_PING_INTERVAL_MS: integer('EXECSTREAM_PING_INTERVAL_MS', 100, 15_000, 10_000),
+  EXECSTREAM_SSE_RETRY_MS: integer('EXECSTREAM_SSE_RETRY_MS', 0, 60_000, STREAM_DEFAULTS.retryMs),
+  EXECSTREAM_PING_INTERVAL_MS: integer(
+    'EXECSTREAM_PING_INTERVAL_MS',
+    100,
+    MAX_PING_INTERVAL_MS,
+    STREAM_DEFAULTS.pingIntervalMs,
+  ),
   EXECSTREAM_MAX_BACKLOG_BYTES: integer(
     'EXECSTREAM_MAX_BACKLOG_BYTES',
     1024,
     1_073_741_824,
-    1_048_576,
+    STREAM_DEFAULTS.maxBacklogBytes,
   ),
   EXECSTREAM_STREAM_MAX_LIFETIME_MS: integer(
     'EXECSTREAM_STREAM_MAX_LIFETIME_MS',
     1000,
     86_400_000,
-    900_000,
+    STREAM_DEFAULTS.maxLifetimeMs,
   ),
   EXECSTREAM_LEASE_TTL_MS: integer('EXECSTREAM_LEASE_TTL_MS', 300, 600_000, 10_000),
   EXECSTREAM_SHUTDOWN_GRACE_MS: integer('EXECSTREAM_SHUTDOWN_GRACE_MS', 0, 120_000, 5_000),

@@ -13,14 +13,15 @@ export const SimulateSchema = z.strictObject({
 });
 export type Simulate = z.infer<typeof SimulateSchema>;
 
+// Parsed where it sits in the submit input, so errors name the field from there.
+const SimulateParamsSchema = z.object({ params: z.object({ simulate: SimulateSchema }) });
+
 /** `params.simulate` parsed, `null` when absent. @throws InvalidInputError */
 export function parseSimulate(params: Record<string, unknown>): Simulate | null {
   if (params.simulate === undefined) return null;
-  const parsed = SimulateSchema.safeParse(params.simulate);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = ['params', 'simulate', ...(issue?.path ?? []).map(String)].join('.');
-  throw new InvalidInputError(`${path}: ${issue?.message ?? 'invalid'}`);
+  const parsed = SimulateParamsSchema.safeParse({ params: { simulate: params.simulate } });
+  if (parsed.success) return parsed.data.params.simulate;
+  throw InvalidInputError.fromZod(parsed.error);
 }
 
 /**

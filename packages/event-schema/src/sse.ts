@@ -14,22 +14,26 @@ export interface SseMessage {
 /** A comment frame that keeps idle connections (and the proxies between) from timing out. */
 export const SSE_PING_FRAME = ': ping\n\n';
 
-/**
- * One event frame. `retryMs`, when given, is written first so the client learns its reconnect
- * delay before anything else (CONTRACT §5: a `retry:` line in the first frame).
- */
-export function encodeSseFrame(frame: {
-  id?: string;
-  event?: string;
-  data: string;
-  retryMs?: number;
-}): string {
+/** One event frame: `id`, `event`, then the data, one `data:` line per line of it. */
+export function encodeSseFrame(frame: { id?: string; event?: string; data: string }): string {
   let text = '';
-  if (frame.retryMs !== undefined) text += `retry: ${Math.floor(frame.retryMs)}\n`;
   if (frame.id !== undefined) text += `id: ${assertSingleLine('id', frame.id)}\n`;
   if (frame.event !== undefined) text += `event: ${assertSingleLine('event', frame.event)}\n`;
   for (const line of frame.data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`;
   return `${text}\n`;
+}
+
+/**
+ * A frame that only sets the client's reconnection delay. Sent alone as the first frame, the
+ * client has it before any event, even when the first event is slow to come (CONTRACT §5).
+ */
+export function encodeSseRetry(retryMs: number): string {
+  if (!Number.isInteger(retryMs) || retryMs < 0) {
+    throw new RangeError(
+      `SSE retry must be a non-negative integer of milliseconds, got ${retryMs}`,
+    );
+  }
+  return `retry: ${retryMs}\n\n`;
 }
 
 function assertSingleLine(field: string, value: string): string {

@@ -1,18 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSseFrame, SSE_PING_FRAME, SseDecoder } from '../src/index.ts';
+import { encodeSseFrame, encodeSseRetry, SSE_PING_FRAME, SseDecoder } from '../src/index.ts';
 
 describe('SSE framing', () => {
-  it('encodes id, event and data lines, with retry first when asked', () => {
-    expect(
-      encodeSseFrame({ id: '1-2', event: 'execution.progress', data: '{"a":1}', retryMs: 3000 }),
-    ).toBe('retry: 3000\nid: 1-2\nevent: execution.progress\ndata: {"a":1}\n\n');
+  it('encodes id, event and data lines, and retry as a frame of its own', () => {
+    expect(encodeSseFrame({ id: '1-2', event: 'execution.progress', data: '{"a":1}' })).toBe(
+      'id: 1-2\nevent: execution.progress\ndata: {"a":1}\n\n',
+    );
+    expect(encodeSseRetry(3000)).toBe('retry: 3000\n\n');
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => encodeSseRetry(bad)).toThrow(RangeError);
     expect(encodeSseFrame({ data: 'two\nlines' })).toBe('data: two\ndata: lines\n\n');
     expect(() => encodeSseFrame({ id: 'a\nb', data: 'x' })).toThrow(/single line/);
   });
 
   it('round-trips frames split at every possible byte boundary', () => {
     const stream =
-      encodeSseFrame({ id: '1-1', event: 'a', data: '{"x":"y"}', retryMs: 1500 }) +
+      encodeSseRetry(1500) +
+      encodeSseFrame({ id: '1-1', event: 'a', data: '{"x":"y"}' }) +
       SSE_PING_FRAME +
       encodeSseFrame({ id: '1-2', event: 'b', data: 'multi\nline' });
     for (let split = 0; split <= stream.length; split++) {

@@ -1,2 +1,3 @@
 export * from './http-error.ts';
 export * from './route.ts';
+export * from './stream-options.ts';

@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticate } from '@execstream/auth';
 import { type DeliveryObserver, openDelivery } from '@execstream/delivery';
-import { encodeSseFrame, isOperationId, SSE_PING_FRAME } from '@execstream/event-schema';
+import {
+  encodeSseFrame,
+  encodeSseRetry,
+  isOperationId,
+  SSE_PING_FRAME,
+} from '@execstream/event-schema';
 import type { ExecutionStreams } from '@execstream/stream-service';
 import {
   type HttpError,
@@ -10,6 +15,7 @@ import {
   sendHttpError,
   UNAUTHORIZED,
 } from './http-error.ts';
+import { checkPingInterval, STREAM_DEFAULTS } from './stream-options.ts';
 
 export interface ExecutionStreamRouteOptions {
   streams: ExecutionStreams;
@@ -53,11 +59,12 @@ export interface ExecutionStreamRoute {
 export function createExecutionStreamRoute(
   options: ExecutionStreamRouteOptions,
 ): ExecutionStreamRoute {
-  const retryMs = options.retryMs ?? 1000;
-  const pingIntervalMs = options.pingIntervalMs ?? 10_000;
-  const maxBacklogBytes = options.maxBacklogBytes ?? 1_048_576;
-  const maxLifetimeMs = options.maxLifetimeMs ?? 900_000;
-  if (pingIntervalMs > 15_000) throw new RangeError('pingIntervalMs must be at most 15000');
+  const retryFrame = encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs);
+  const pingIntervalMs = checkPingInterval(
+    options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
+  );
+  const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
+  const maxLifetimeMs = options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const fail = (error: unknown) => {
@@ -118,7 +125,7 @@ export function createExecutionStreamRoute(
       Connection: 'keep-alive',
     });
     // The first frame carries `retry:` alone, so the client has it even before the first event.
-    res.write(`retry: ${retryMs}\n\n`);
+    res.write(retryFrame);
     const ping = setInterval(() => res.write(SSE_PING_FRAME), pingIntervalMs);
     const lifetime = setTimeout(() => abort.abort(), maxLifetimeMs);
     options.shutdownSignal?.addEventListener('abort', endOnShutdown);

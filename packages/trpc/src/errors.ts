@@ -1,4 +1,9 @@
-import { ExecutionStreamError, type StreamErrorCode } from '@execstream/stream-service';
+import {
+  describeFirstIssue,
+  ExecutionStreamError,
+  type StreamErrorCode,
+  type ZodLikeError,
+} from '@execstream/stream-service';
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 
@@ -32,17 +37,17 @@ export function toTRPCError(error: unknown): TRPCError {
   });
 }
 
-interface IssueLike {
-  path: readonly PropertyKey[];
-  message: string;
+/**
+ * `operationId: operationId must match ...`: the first invalid field of an input, then why;
+ * `null` when the error is not an input validation failure.
+ */
+export function describeInputError(cause: unknown): string | null {
+  return isValidationError(cause) ? describeFirstIssue(cause) : null;
 }
 
-/** `operationId: operationId must match ...`: the first invalid field of an input, then why. */
-export function describeInputError(cause: unknown): string | null {
-  if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return null;
-  const issues = (cause as { issues: unknown }).issues;
-  if (!Array.isArray(issues) || issues.length === 0) return null;
-  const issue = issues[0] as IssueLike;
-  const path = issue.path.map(String).join('.');
-  return path ? `${path}: ${issue.message}` : issue.message;
+/** A validation failure as tRPC reports it: the schema's issues, at least one. */
+function isValidationError(cause: unknown): cause is ZodLikeError {
+  if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return false;
+  const { issues } = cause as { issues: unknown };
+  return Array.isArray(issues) && issues.length > 0;
 }

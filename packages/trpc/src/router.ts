@@ -5,6 +5,7 @@ import {
   type OperationId,
   OperationIdSchema,
 } from '@execstream/event-schema';
+import { checkPingInterval, STREAM_DEFAULTS } from '@execstream/sse';
 import {
   ExecutionProducer,
   type ExecutionRecord,
@@ -65,15 +66,17 @@ async function edge<T>(step: () => Promise<T>): Promise<T> {
 /** The tRPC router of CONTRACT §6: `v2.executions.*`, every procedure scoped to its owner. */
 export function createAppRouter(options: ExecutionsRouterOptions) {
   const { streams, runner, observer, shutdownSignal } = options;
-  const pingIntervalMs = options.pingIntervalMs ?? 10_000;
-  if (pingIntervalMs > 15_000) throw new RangeError('pingIntervalMs must be at most 15000');
+  const pingIntervalMs = checkPingInterval(
+    options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
+  );
+  const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
 
   const t = initTRPC.context<ExecutionsContext>().create({
     // Never send stack traces, whatever NODE_ENV says (CONTRACT §7).
     isDev: false,
     sse: {
       ping: { enabled: true, intervalMs: pingIntervalMs },
-      maxDurationMs: options.maxLifetimeMs ?? 900_000,
+      maxDurationMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
     },
     errorFormatter({ shape, error }) {
       if (error.code === 'INTERNAL_SERVER_ERROR') {
@@ -112,7 +115,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
             cursor: input.lastEventId ?? null,
             signal: ended,
             surface: 'trpc',
-            maxBacklogBytes: options.maxBacklogBytes ?? 1_048_576,
+            maxBacklogBytes,
             onOverflow: () => ctx.res.destroy(),
             observer,
           }),
