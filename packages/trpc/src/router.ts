@@ -104,26 +104,36 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
     stream: authed
       .input(OperationInput.extend({ lastEventId: z.string().nullish() }))
       .subscription(async function* ({ ctx, input, signal }) {
-        const ended = AbortSignal.any(
-          [signal, shutdownSignal].filter((s): s is AbortSignal => s !== undefined),
-        );
-        const delivery = await edge(() =>
-          openDelivery({
-            streams,
-            ownerId: ctx.principal.ownerId,
-            operationId: input.operationId,
-            cursor: input.lastEventId ?? null,
-            signal: ended,
-            surface: 'trpc',
-            maxBacklogBytes,
-            onOverflow: () => ctx.res.destroy(),
-            observer,
-          }),
-        );
+        // One listener per subscription on each signal, removed when it ends. AbortSignal.any
+        // would tie every subscription to the process-wide shutdown signal for good: Node 20
+        // keeps each combined signal in the source's list of dependants forever.
+        const stop = new AbortController();
+        const end = () => stop.abort();
+        signal?.addEventListener('abort', end);
+        shutdownSignal?.addEventListener('abort', end);
         try {
-          for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
+          if (signal?.aborted || shutdownSignal?.aborted) end();
+          const delivery = await edge(() =>
+            openDelivery({
+              streams,
+              ownerId: ctx.principal.ownerId,
+              operationId: input.operationId,
+              cursor: input.lastEventId ?? null,
+              signal: stop.signal,
+              surface: 'trpc',
+              maxBacklogBytes,
+              onOverflow: () => ctx.res.destroy(),
+              observer,
+            }),
+          );
+          try {
+            for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
+          } finally {
+            delivery.close();
+          }
         } finally {
-          delivery.close();
+          signal?.removeEventListener('abort', end);
+          shutdownSignal?.removeEventListener('abort', end);
         }
         if (shutdownSignal?.aborted) {
           // Retryable on the client: its EventSource reconnects, with its cursor, elsewhere.
