@@ -73,6 +73,12 @@ const EnvSchema = z.object({
     86_400_000,
     STREAM_DEFAULTS.maxLifetimeMs,
   ),
+  EXECSTREAM_STREAM_END_GRACE_MS: integer(
+    'EXECSTREAM_STREAM_END_GRACE_MS',
+    0,
+    60_000,
+    STREAM_DEFAULTS.endGraceMs,
+  ),
   EXECSTREAM_LEASE_TTL_MS: integer('EXECSTREAM_LEASE_TTL_MS', 300, 600_000, 10_000),
   EXECSTREAM_SHUTDOWN_GRACE_MS: integer('EXECSTREAM_SHUTDOWN_GRACE_MS', 0, 120_000, 5_000),
 });
@@ -91,6 +97,7 @@ export interface ServerConfig {
   pingIntervalMs: number;
   maxBacklogBytes: number;
   streamMaxLifetimeMs: number;
+  streamEndGraceMs: number;
   leaseTtlMs: number;
   shutdownGraceMs: number;
 }
@@ -123,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     pingIntervalMs: env_.EXECSTREAM_PING_INTERVAL_MS,
     maxBacklogBytes: env_.EXECSTREAM_MAX_BACKLOG_BYTES,
     streamMaxLifetimeMs: env_.EXECSTREAM_STREAM_MAX_LIFETIME_MS,
+    streamEndGraceMs: env_.EXECSTREAM_STREAM_END_GRACE_MS,
     leaseTtlMs: env_.EXECSTREAM_LEASE_TTL_MS,
     shutdownGraceMs: env_.EXECSTREAM_SHUTDOWN_GRACE_MS,
   };

@@ -15,7 +15,7 @@ export class ServerMetrics {
   readonly #lag: Histogram<'surface'>;
   readonly #backlog: Gauge<'surface'>;
 
-  constructor(extra: { demoRuns?: () => number } = {}) {
+  constructor(extra: { demoRuns?: () => number; connections?: () => Promise<number> } = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const perSurface = { labelNames: ['surface'] as const, registers };
@@ -57,7 +57,19 @@ export class ServerMetrics {
         counter.inc({ surface }, 0);
       }
     }
-    const { demoRuns } = extra;
+    const { demoRuns, connections } = extra;
+    if (connections) {
+      // Streams hold their connections; one that outlives its stream (a reader that stopped
+      // reading) shows here, not in the stream gauges.
+      new Gauge({
+        name: 'execstream_http_connections_open',
+        help: 'TCP connections open to this HTTP server',
+        registers,
+        async collect() {
+          this.set(await connections());
+        },
+      });
+    }
     if (demoRuns) {
       new Gauge({
         name: 'execstream_demo_runs_active',

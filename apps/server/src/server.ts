@@ -59,7 +59,11 @@ export async function startServer(
         logger: logger.child({ component: 'demo-executor' }),
       })
     : null;
-  const metrics = new ServerMetrics(executor ? { demoRuns: () => executor.activeRuns } : {});
+  const metrics = new ServerMetrics({
+    ...(executor ? { demoRuns: () => executor.activeRuns } : {}),
+    connections: () =>
+      new Promise((resolve) => server.getConnections((_error, count) => resolve(count))),
+  });
 
   const router = createAppRouter({
     streams,
@@ -67,6 +71,7 @@ export async function startServer(
     maxBacklogBytes: config.maxBacklogBytes,
     pingIntervalMs: config.pingIntervalMs,
     maxLifetimeMs: config.streamMaxLifetimeMs,
+    endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
   });
@@ -88,6 +93,7 @@ export async function startServer(
     pingIntervalMs: config.pingIntervalMs,
     maxBacklogBytes: config.maxBacklogBytes,
     maxLifetimeMs: config.streamMaxLifetimeMs,
+    endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
     onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),

@@ -1,3 +1,4 @@
+export * from './finish.ts';
 export * from './http-error.ts';
 export * from './route.ts';
 export * from './stream-options.ts';

@@ -8,6 +8,7 @@ import {
   SSE_PING_FRAME,
 } from '@execstream/event-schema';
 import type { ExecutionStreams } from '@execstream/stream-service';
+import { resetUnlessFinished } from './finish.ts';
 import {
   type HttpError,
   httpErrorOf,
@@ -41,6 +42,12 @@ export interface ExecutionStreamRouteOptions {
    * @default 900_000 (15 minutes)
    */
   maxLifetimeMs?: number;
+  /**
+   * How long a response ended by its lifetime or by shutdown may take to reach its reader; a
+   * reader that has not taken it by then (it stopped reading) is disconnected with a reset.
+   * @default 2_000
+   */
+  endGraceMs?: number;
   observer?: DeliveryObserver;
   /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
   shutdownSignal?: AbortSignal;
@@ -65,6 +72,7 @@ export function createExecutionStreamRoute(
   );
   const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
   const maxLifetimeMs = options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs;
+  const endGraceMs = options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const fail = (error: unknown) => {
@@ -92,8 +100,8 @@ export function createExecutionStreamRoute(
     if ('status' in target) return sendHttpError(res, target);
 
     const abort = new AbortController();
-    const endOnShutdown = () => abort.abort();
-    res.once('close', endOnShutdown);
+    const release = () => abort.abort();
+    res.once('close', release);
     let delivery: Awaited<ReturnType<typeof openDelivery>>;
     try {
       delivery = await openDelivery({
@@ -127,8 +135,18 @@ export function createExecutionStreamRoute(
     // The first frame carries `retry:` alone, so the client has it even before the first event.
     res.write(retryFrame);
     const ping = setInterval(() => res.write(SSE_PING_FRAME), pingIntervalMs);
-    const lifetime = setTimeout(() => abort.abort(), maxLifetimeMs);
-    options.shutdownSignal?.addEventListener('abort', endOnShutdown);
+    // Lifetime and shutdown end the response cleanly, and the client resumes from its cursor.
+    // The loop below may be waiting for a drain that a reader who stopped reading never gives,
+    // so the end does not wait for it, and the connection is reset if the end does not get through.
+    const finish = () => {
+      clearInterval(ping);
+      delivery.close();
+      res.end();
+      resetUnlessFinished(res, endGraceMs);
+    };
+    const lifetime = setTimeout(finish, maxLifetimeMs);
+    options.shutdownSignal?.addEventListener('abort', finish);
+    if (options.shutdownSignal?.aborted) finish();
     try {
       for await (const { envelope, data } of delivery) {
         const frame = encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data });
@@ -142,8 +160,8 @@ export function createExecutionStreamRoute(
     } finally {
       clearInterval(ping);
       clearTimeout(lifetime);
-      options.shutdownSignal?.removeEventListener('abort', endOnShutdown);
-      res.off('close', endOnShutdown);
+      options.shutdownSignal?.removeEventListener('abort', finish);
+      res.off('close', release);
       delivery.close();
     }
   }

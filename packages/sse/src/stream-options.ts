@@ -15,6 +15,8 @@ export const STREAM_DEFAULTS = {
   maxBacklogBytes: 1_048_576,
   /** 15 minutes. */
   maxLifetimeMs: 900_000,
+  /** How long an ended stream response may take to reach its reader before it is reset. */
+  endGraceMs: 2_000,
 } as const;
 
 /** @throws RangeError when `pingIntervalMs` breaks CONTRACT §5 */

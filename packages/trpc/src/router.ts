@@ -1,11 +1,16 @@
-import { type DeliveryObserver, getOwnedRecord, openDelivery } from '@execstream/delivery';
+import {
+  type Delivery,
+  type DeliveryObserver,
+  getOwnedRecord,
+  openDelivery,
+} from '@execstream/delivery';
 import {
   ExecutionTypeSchema,
   isTerminalStatus,
   type OperationId,
   OperationIdSchema,
 } from '@execstream/event-schema';
-import { checkPingInterval, STREAM_DEFAULTS } from '@execstream/sse';
+import { checkPingInterval, resetUnlessFinished, STREAM_DEFAULTS } from '@execstream/sse';
 import {
   ExecutionProducer,
   type ExecutionRecord,
@@ -47,6 +52,12 @@ export interface ExecutionsRouterOptions {
    * @default 900_000 (15 minutes)
    */
   maxLifetimeMs?: number;
+  /**
+   * How long a response ended by its lifetime or by shutdown may take to reach its reader; a
+   * reader that has not taken it by then (it stopped reading) is disconnected with a reset.
+   * @default 2_000
+   */
+  endGraceMs?: number;
   observer?: DeliveryObserver;
   /** Aborted on shutdown: open subscriptions end with a retryable error and resume elsewhere. */
   shutdownSignal?: AbortSignal;
@@ -70,6 +81,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
     options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
   );
   const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
+  const endGraceMs = options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs;
 
   const t = initTRPC.context<ExecutionsContext>().create({
     // Never send stack traces, whatever NODE_ENV says (CONTRACT §7).
@@ -108,12 +120,20 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
         // would tie every subscription to the process-wide shutdown signal for good: Node 20
         // keeps each combined signal in the source's list of dependants forever.
         const stop = new AbortController();
-        const end = () => stop.abort();
+        let delivery: Delivery | null = null;
+        // `signal` aborts at the lifetime (tRPC's maxDurationMs) and when the client leaves.
+        const end = () => {
+          stop.abort();
+          delivery?.close();
+          // tRPC ends the response once its writer is past its current write, which waits for
+          // a drain that a reader who stopped reading never gives.
+          resetUnlessFinished(ctx.res, endGraceMs);
+        };
         signal?.addEventListener('abort', end);
         shutdownSignal?.addEventListener('abort', end);
         try {
           if (signal?.aborted || shutdownSignal?.aborted) end();
-          const delivery = await edge(() =>
+          delivery = await edge(() =>
             openDelivery({
               streams,
               ownerId: ctx.principal.ownerId,
@@ -126,6 +146,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
               observer,
             }),
           );
+          if (stop.signal.aborted) delivery.close();
           try {
             for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
           } finally {
