@@ -23,20 +23,36 @@ export type CredentialResult =
   | { status: 'invalid' }
   | { status: 'valid'; principal: Principal };
 
+/** What a request offers to prove who is calling. */
+export interface CredentialSource {
+  headers: IncomingHttpHeaders;
+  /**
+   * tRPC's `connectionParams`, which `httpSubscriptionLink` sends in the URL: the one way a
+   * browser's EventSource, which cannot set headers, can carry a credential. `null` or absent
+   * when none were sent.
+   */
+  connectionParams?: Readonly<Record<string, string | undefined>> | null;
+}
+
 /** One credential scheme. The wallet-session resolver reads the `cookie` header beside this. */
 export interface CredentialResolver {
-  resolve(headers: IncomingHttpHeaders): Promise<CredentialResult>;
+  resolve(source: CredentialSource): Promise<CredentialResult>;
 }
 
 export const API_KEY_HEADER = 'x-api-key';
 
+/** The connection parameter that carries an API key: `connectionParams: { apiKey: 'esk_…' }`. */
+export const API_KEY_CONNECTION_PARAM = 'apiKey';
+
 /**
- * `X-API-KEY`, looked up by hash in each store in turn (bootstrap keys, then the shared store).
+ * `X-API-KEY`, else `connectionParams.apiKey`, looked up by hash in each store in turn
+ * (bootstrap keys, then the shared store). The header wins: when it is present the connection
+ * parameter is not looked at, so a wrong header is never rescued by a right parameter.
  */
 export function apiKeyResolver(stores: readonly ApiKeyStore[]): CredentialResolver {
   return {
-    async resolve(headers) {
-      const raw = headers[API_KEY_HEADER];
+    async resolve({ headers, connectionParams }) {
+      const raw = headers[API_KEY_HEADER] ?? connectionParams?.[API_KEY_CONNECTION_PARAM];
       if (raw === undefined) return { status: 'absent' };
       // A repeated header is ambiguous: refuse it rather than pick one.
       if (Array.isArray(raw) || !isWellFormedApiKey(raw)) return { status: 'invalid' };
@@ -56,17 +72,17 @@ export function apiKeyResolver(stores: readonly ApiKeyStore[]): CredentialResolv
 }
 
 /** Resolves the caller of a request; `null` means 401 on every surface. */
-export type Authenticate = (headers: IncomingHttpHeaders) => Promise<Principal | null>;
+export type Authenticate = (source: CredentialSource) => Promise<Principal | null>;
 
 /**
  * The one authentication module of both surfaces. A request is authenticated when some scheme
  * recognises it and none rejects it: a wrong credential is never outvoted by a right one.
  */
 export function createAuthenticator(resolvers: readonly CredentialResolver[]): Authenticate {
-  return async (headers) => {
+  return async (source) => {
     let principal: Principal | null = null;
     for (const resolver of resolvers) {
-      const result = await resolver.resolve(headers);
+      const result = await resolver.resolve(source);
       if (result.status === 'invalid') return null;
       if (result.status === 'valid') principal ??= result.principal;
     }

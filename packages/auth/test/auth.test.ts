@@ -66,7 +66,7 @@ describe('authentication', () => {
     const bootstrap = new MemoryApiKeyStore();
     await loadBootstrapKeys(bootstrap, parseBootstrapKeys('dev-key-0123456789ab:owner-1'));
     const authenticate = createAuthenticator([apiKeyResolver([bootstrap])]);
-    expect(await authenticate({ 'x-api-key': 'dev-key-0123456789ab' })).toMatchObject({
+    expect(await authenticate({ headers: { 'x-api-key': 'dev-key-0123456789ab' } })).toMatchObject({
       ownerId: 'owner-1',
       credential: 'api-key',
     });
@@ -76,19 +76,56 @@ describe('authentication', () => {
       { 'x-api-key': 'short' },
       { 'x-api-key': ['dev-key-0123456789ab', 'dev-key-0123456789ab'] },
     ]) {
-      expect(await authenticate(headers)).toBeNull();
+      expect(await authenticate({ headers })).toBeNull();
     }
+  });
+
+  it('takes the key from connectionParams.apiKey when no header carries one; the header wins', async () => {
+    const bootstrap = new MemoryApiKeyStore();
+    await loadBootstrapKeys(bootstrap, parseBootstrapKeys('dev-key-0123456789ab:owner-1'));
+    const authenticate = createAuthenticator([apiKeyResolver([bootstrap])]);
+    const valid = { apiKey: 'dev-key-0123456789ab' };
+    expect(await authenticate({ headers: {}, connectionParams: valid })).toMatchObject({
+      ownerId: 'owner-1',
+      credential: 'api-key',
+    });
+    const refused: (Record<string, string> | null)[] = [
+      { apiKey: 'dev-key-0123456789ac' },
+      { apiKey: 'short' },
+      { apikey: 'dev-key-0123456789ab' },
+      {},
+      null,
+    ];
+    for (const connectionParams of refused) {
+      expect(await authenticate({ headers: {}, connectionParams })).toBeNull();
+    }
+    // A wrong header is not rescued by a right parameter, nor a right header spoilt by a wrong one.
+    expect(
+      await authenticate({
+        headers: { 'x-api-key': 'dev-key-0123456789ac' },
+        connectionParams: valid,
+      }),
+    ).toBeNull();
+    expect(
+      await authenticate({
+        headers: { 'x-api-key': 'dev-key-0123456789ab' },
+        connectionParams: { apiKey: 'wrong-key-0123456789' },
+      }),
+    ).not.toBeNull();
   });
 
   it('never lets a valid credential outvote an invalid one from another scheme', async () => {
     const store = new MemoryApiKeyStore();
     const { key } = await createApiKey(store, { ownerId: 'owner-1' });
     const rejectingCookie: CredentialResolver = {
-      resolve: async (headers) => (headers.cookie ? { status: 'invalid' } : { status: 'absent' }),
+      resolve: async ({ headers }) =>
+        headers.cookie ? { status: 'invalid' } : { status: 'absent' },
     };
     const authenticate = createAuthenticator([apiKeyResolver([store]), rejectingCookie]);
-    expect(await authenticate({ 'x-api-key': key })).not.toBeNull();
-    expect(await authenticate({ 'x-api-key': key, cookie: 'session=forged' })).toBeNull();
+    expect(await authenticate({ headers: { 'x-api-key': key } })).not.toBeNull();
+    expect(
+      await authenticate({ headers: { 'x-api-key': key, cookie: 'session=forged' } }),
+    ).toBeNull();
   });
 
   it('parses EXECSTREAM_API_KEYS with clear errors that never echo a key', () => {

@@ -90,7 +90,7 @@ export function createExecutionStreamRoute(
     }
     let principal: Awaited<ReturnType<Authenticate>>;
     try {
-      principal = await options.authenticate(req.headers);
+      principal = await options.authenticate({ headers: req.headers });
     } catch (error) {
       return fail(error);
     }

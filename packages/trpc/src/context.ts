@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticate, Principal } from '@execstream/auth';
+import type { TRPCRequestInfo } from '@trpc/server/http';
 import { toTRPCError } from './errors.ts';
 
 /** What every procedure sees: the caller (or `null`), and the raw response for flow control. */
@@ -10,19 +11,27 @@ export interface ExecutionsContext {
 }
 
 /**
- * `createContext` for the node adapter; authentication is the auth package's, as on SSE. A key
- * store that cannot be reached answers SERVICE_UNAVAILABLE, never a 500.
+ * `createContext` for the node adapter; authentication is the auth package's, as on SSE, from
+ * the headers and from the `connectionParams` that `httpSubscriptionLink` sends for clients that
+ * cannot set headers (browsers' EventSource). A key store that cannot be reached answers
+ * SERVICE_UNAVAILABLE, never a 500.
  */
 export function createContextFactory(authenticate: Authenticate) {
   return async ({
     req,
     res,
+    info,
   }: {
     req: IncomingMessage;
     res: ServerResponse;
+    info: Pick<TRPCRequestInfo, 'connectionParams'>;
   }): Promise<ExecutionsContext> => {
     try {
-      return { principal: await authenticate(req.headers), res };
+      const principal = await authenticate({
+        headers: req.headers,
+        connectionParams: info.connectionParams,
+      });
+      return { principal, res };
     } catch (error) {
       throw toTRPCError(error);
     }

@@ -103,7 +103,8 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
     if (!ctx.principal) {
       throw new TRPCError({
         code: 'UNAUTHORIZED',
-        message: 'Missing or invalid credentials: send an X-API-KEY header',
+        message:
+          'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey)',
       });
     }
     return next({ ctx: { ...ctx, principal: ctx.principal } });
