@@ -175,6 +175,44 @@ describe('the tRPC surface refuses bad input with TRPCError codes', () => {
   });
 });
 
+describe('submit bounds params', () => {
+  /** `{"a":[[…[]…]]}`: `depth` levels with params itself, two bytes a level. */
+  const nested = (depth: number) => `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+  const submitRaw = (baseUrl: string, params: string) =>
+    rawRequest(baseUrl, {
+      method: 'POST',
+      path: '/v1/trpc/v2.executions.submit',
+      headers: { ...asA, 'Content-Type': 'application/json' },
+      body: `{"type":"swap","params":${params}}`,
+    });
+
+  it('refuses params nested deeper than 32 levels, or larger than 64 KiB, naming the field', async () => {
+    await using server = await startTestServer();
+    const a = trpcClient(server.url, OWNER_A.key);
+    // 100,000 levels in a 200 KB body: within the body limit, refused by depth.
+    const deepest = await submitRaw(server.url, nested(100_000));
+    expect(deepest.status).toBe(400);
+    expect(JSON.parse(deepest.body).error.message).toBe('params: must nest at most 32 levels deep');
+    const justTooDeep = await submitRaw(server.url, nested(33));
+    expect(justTooDeep.status).toBe(400);
+    const tooLarge = await a.v2.executions.submit
+      .mutate({ type: 'swap', params: { blob: 'x'.repeat(65_536) } })
+      .catch((error) => error);
+    expect(tooLarge.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    expect(tooLarge.message).toMatch(/^params: must be at most 65536 bytes as JSON, got 65547$/);
+    expect((await a.v2.executions.list.query()).items).toEqual([]);
+
+    // At the bounds, accepted.
+    expect((await submitRaw(server.url, nested(32))).status).toBe(200);
+    const largest = await a.v2.executions.submit.mutate({
+      type: 'swap',
+      params: { blob: 'x'.repeat(65_536 - '{"blob":""}'.length) },
+    });
+    expect(largest.operationId).toMatch(/^op_/);
+    expect((await a.v2.executions.list.query()).items).toHaveLength(2);
+  });
+});
+
 interface RequestShape {
   method?: string;
   path: string;

@@ -1,5 +1,6 @@
 export { createContextFactory, type ExecutionsContext } from './context.ts';
 export { toTRPCError } from './errors.ts';
+export { MAX_PARAMS_BYTES, MAX_PARAMS_DEPTH } from './params.ts';
 export {
   type AppRouter,
   createAppRouter,

@@ -23,6 +23,7 @@ import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { ExecutionsContext } from './context.ts';
 import { describeInputError, toTRPCError } from './errors.ts';
+import { paramsBoundsProblem } from './params.ts';
 
 /**
  * Who runs submitted executions: the demo executor, or a real worker fleet. It is told of new
@@ -216,7 +217,13 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
       .input(
         z.object({
           type: ExecutionTypeSchema,
-          params: z.record(z.string(), z.unknown()).optional(),
+          params: z
+            .record(z.string(), z.unknown())
+            .superRefine((params, context) => {
+              const problem = paramsBoundsProblem(params);
+              if (problem) context.addIssue({ code: 'custom', message: problem });
+            })
+            .optional(),
           idempotencyKey: z.string().min(1).max(256).optional(),
         }),
       )
