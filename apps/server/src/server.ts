@@ -6,6 +6,7 @@ import type { ExecutionStreams } from '@execstream/stream-service';
 import { createAppRouter, createContextFactory } from '@execstream/trpc';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createApp, TRPC_BASE_PATH } from './app.ts';
+import { answerClientErrors } from './client-error.ts';
 import type { ServerConfig } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -107,6 +108,7 @@ export async function startServer(
       ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     }),
   );
+  answerClientErrors(server, logger);
   await listen(server, config.port, config.host);
   executor?.start();
   const { port } = server.address() as AddressInfo;

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
@@ -172,6 +173,96 @@ describe('the tRPC surface refuses bad input with TRPCError codes', () => {
       expect(error.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
     }
     expect((await a.v2.executions.list.query()).items).toEqual([]);
+  });
+});
+
+/** Sends raw bytes on a connection of their own and reads the answer to the server's close. */
+function rawExchange(
+  baseUrl: string,
+  bytes: string,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const { port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+        }),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
+    });
+    socket.end(bytes);
+  });
+}
+
+describe('errors outside the routes keep the CONTRACT §7 shape', () => {
+  it('answers requests the HTTP parser refuses with a JSON body and X-Request-Id', async () => {
+    await using server = await startTestServer();
+    const cases = [
+      {
+        bytes: `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`,
+        status: 431,
+        code: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+      },
+      { bytes: 'GARBAGE\r\n\r\n', status: 400, code: 'BAD_REQUEST' },
+      { bytes: 'GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n', status: 400, code: 'BAD_REQUEST' },
+    ];
+    for (const { bytes, status, code } of cases) {
+      const res = await rawExchange(server.url, bytes);
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(errorBody(res.body).code).toBe(code);
+    }
+  });
+
+  it("answers tRPC input that is not JSON without the JSON parser's words", async () => {
+    await using server = await startTestServer();
+    const attempts: RequestShape[] = [
+      { path: `/v1/trpc/v2.executions.get?input=${encodeURIComponent('{')}` },
+      { path: `/v1/trpc/v2.executions.get?input=${encodeURIComponent('{"operationId":')}` },
+      ...['{"type":', '{x', 'nope'].map((body) => ({
+        method: 'POST',
+        path: '/v1/trpc/v2.executions.submit',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      })),
+    ];
+    for (const attempt of attempts) {
+      const res = await rawRequest(server.url, {
+        ...attempt,
+        headers: { ...asA, ...attempt.headers },
+      });
+      expect(res.status).toBe(400);
+      const { error } = JSON.parse(res.body);
+      expect(error.message).toBe('The input is not valid JSON');
+      expect(error.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+      expect(res.body).not.toMatch(/JSON input|position|Unexpected|Expected/);
+    }
+  });
+
+  it('answers an unsupported content-type with a well-formed message', async () => {
+    await using server = await startTestServer();
+    const res = await rawRequest(server.url, {
+      method: 'POST',
+      path: '/v1/trpc/v2.executions.submit',
+      headers: { ...asA, 'Content-Type': 'text/plain' },
+      body: '{"type":"swap"}',
+    });
+    expect(res.status).toBe(415);
+    const { error } = JSON.parse(res.body);
+    expect(error.message).toBe('Unsupported content-type: send application/json');
+    expect(error.data).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 });
   });
 });
 

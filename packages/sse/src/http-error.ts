@@ -43,6 +43,11 @@ export function httpErrorOf(error: unknown): HttpError | null {
   return { status, code: error.code, message };
 }
 
+/** `{"success":false,"error":{code,message}}`: the body of every error of a non-tRPC route. */
+export function errorBody(error: HttpError): string {
+  return JSON.stringify({ success: false, error: { code: error.code, message: error.message } });
+}
+
 /** Writes `{"success":false,"error":{code,message}}`; the caller has set `X-Request-Id`. */
 export function sendHttpError(
   res: ServerResponse,
@@ -53,10 +58,7 @@ export function sendHttpError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify({
-    success: false,
-    error: { code: error.code, message: error.message },
-  });
+  const body = errorBody(error);
   res.writeHead(error.status, {
     ...headers,
     'Content-Type': 'application/json; charset=utf-8',

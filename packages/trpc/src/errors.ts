@@ -38,10 +38,27 @@ export function toTRPCError(error: unknown): TRPCError {
 }
 
 /**
+ * The message a client sees for an error: nothing internal, and nothing in another's words.
+ * Input errors name the field (`operationId: …`).
+ */
+export function publicMessage(error: TRPCError): string {
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'Internal server error';
+  // tRPC passes on the JSON parser's own words ("Unexpected end of JSON input", "Expected
+  // property name or '}' in JSON at position 1"), which describe V8, not this API.
+  if (error.cause instanceof SyntaxError) return 'The input is not valid JSON';
+  // tRPC's message echoes the header with an unbalanced quote.
+  if (error.code === 'UNSUPPORTED_MEDIA_TYPE') {
+    return 'Unsupported content-type: send application/json';
+  }
+  if (error.code === 'BAD_REQUEST') return describeInputError(error.cause) ?? error.message;
+  return error.message;
+}
+
+/**
  * `operationId: operationId must match ...`: the first invalid field of an input, then why;
  * `null` when the error is not an input validation failure.
  */
-export function describeInputError(cause: unknown): string | null {
+function describeInputError(cause: unknown): string | null {
   return isValidationError(cause) ? describeFirstIssue(cause) : null;
 }
 

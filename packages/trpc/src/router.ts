@@ -22,7 +22,7 @@ import {
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { ExecutionsContext } from './context.ts';
-import { describeInputError, toTRPCError } from './errors.ts';
+import { publicMessage, toTRPCError } from './errors.ts';
 import { paramsBoundsProblem } from './params.ts';
 
 /**
@@ -91,13 +91,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
       ping: { enabled: true, intervalMs: pingIntervalMs },
       maxDurationMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
     },
-    errorFormatter({ shape, error }) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') {
-        return { ...shape, message: 'Internal server error' };
-      }
-      const inputMessage = error.code === 'BAD_REQUEST' ? describeInputError(error.cause) : null;
-      return inputMessage ? { ...shape, message: inputMessage } : shape;
-    },
+    errorFormatter: ({ shape, error }) => ({ ...shape, message: publicMessage(error) }),
   });
 
   const authed = t.procedure.use(({ ctx, next }) => {
