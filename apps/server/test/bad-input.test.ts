@@ -47,6 +47,30 @@ describe('the raw SSE route refuses bad input with CONTRACT §7 bodies', () => {
     }
   });
 
+  it('checks credentials before the method: 401 without a key, 405 with Allow: GET with one', async () => {
+    const { server, operationId } = await startWithExecution();
+    await using _ = server;
+    const path = `/v1/executions/${operationId}/stream`;
+    for (const method of ['POST', 'PUT', 'DELETE', 'HEAD']) {
+      const anonymous = await rawRequest(server.url, { method, path });
+      expect(anonymous.status, method).toBe(401);
+      const wrong = await rawRequest(server.url, {
+        method,
+        path,
+        headers: { 'X-API-KEY': 'not-a-key-of-anyone-000' },
+      });
+      expect(wrong.status, method).toBe(401);
+      const known = await rawRequest(server.url, { method, path, headers: asA });
+      expect(known.status, method).toBe(405);
+      expect(known.headers.allow).toBe('GET');
+      // HEAD answers carry no body; the others carry the CONTRACT §7 one.
+      if (method !== 'HEAD') {
+        expect(errorBody(anonymous.body).code).toBe('UNAUTHORIZED');
+        expect(errorBody(known.body).code).toBe('METHOD_NOT_ALLOWED');
+      }
+    }
+  });
+
   it('answers 400 for malformed operation ids and cursors', async () => {
     const { server, operationId } = await startWithExecution();
     await using _ = server;

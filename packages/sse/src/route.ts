@@ -80,14 +80,7 @@ export function createExecutionStreamRoute(
       if (!known) options.onUnexpectedError?.(error);
       sendHttpError(res, known ?? INTERNAL_ERROR);
     };
-    if (req.method !== 'GET') {
-      sendHttpError(
-        res,
-        { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'Use GET' },
-        { Allow: 'GET' },
-      );
-      return;
-    }
+    // Credentials first (CONTRACT §7): without them, every method gets the same 401.
     let principal: Awaited<ReturnType<Authenticate>>;
     try {
       principal = await options.authenticate({ headers: req.headers });
@@ -95,6 +88,14 @@ export function createExecutionStreamRoute(
       return fail(error);
     }
     if (!principal) return sendHttpError(res, UNAUTHORIZED);
+    // HEAD too: a stream has no length or status to tell without opening it.
+    if (req.method !== 'GET') {
+      return sendHttpError(
+        res,
+        { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'Use GET' },
+        { Allow: 'GET' },
+      );
+    }
 
     const target = parseTarget(req);
     if ('status' in target) return sendHttpError(res, target);
