@@ -1,4 +1,5 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
+import { parseRedisUrl } from '@execstream/redis-store';
 import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/sse';
 import { z } from 'zod';
 
@@ -10,7 +11,8 @@ function integer(name: string, min: number, max: number, fallback: number) {
     .optional()
     .transform((value, context) => {
       if (value === undefined || value.trim() === '') return fallback;
-      const parsed = Number(value);
+      // Digits only: Number() would also take 0x1F90, 1e3 and -0.
+      const parsed = /^\d{1,10}$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
         context.addIssue({
           code: 'custom',
@@ -22,6 +24,30 @@ function integer(name: string, min: number, max: number, fallback: number) {
     });
 }
 
+/**
+ * Why `REDIS_URL` cannot be used, or `null`. It is read here with the store's own parser, so a
+ * URL the store would refuse stops the server at start with the other problems; and a URL
+ * without a host is refused too, which the Redis client would quietly take for localhost.
+ */
+function redisUrlProblem(url: string): string | null {
+  const example = 'e.g. redis://127.0.0.1:6379 or redis+cluster://10.0.0.1:7000,10.0.0.2:7000';
+  if (/^rediss?(\+cluster)?:\/\/\/?$/.test(url)) return `REDIS_URL must name a host, ${example}`;
+  let target: ReturnType<typeof parseRedisUrl>;
+  try {
+    target = parseRedisUrl(url);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (target.kind === 'cluster') return null;
+  let host: string;
+  try {
+    host = new URL(target.url).hostname;
+  } catch {
+    return `REDIS_URL is not a valid URL, ${example}`;
+  }
+  return host === '' ? `REDIS_URL must name a host, ${example}` : null;
+}
+
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -29,9 +55,9 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .transform((value) => (value?.trim() ? value.trim() : null))
-    .refine((value) => value === null || /^rediss?(\+cluster)?:\/\//.test(value), {
-      message:
-        'REDIS_URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://',
+    .superRefine((value, context) => {
+      const problem = value === null ? null : redisUrlProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
     }),
   EXECSTREAM_API_KEYS: z
     .string()
@@ -119,6 +145,13 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const env_ = parsed.data;
+  if (env_.EXECSTREAM_DEMO === 'off' && env_.EXECSTREAM_API_KEYS === null && !env_.REDIS_URL) {
+    // No dev key (the demo is off), no bootstrap key, and no Redis where `keys create` could
+    // put one: every request would be refused, so refuse to start instead.
+    throw new ConfigError(
+      'Invalid configuration:\n  EXECSTREAM_API_KEYS is required with EXECSTREAM_DEMO=off on the embedded store (REDIS_URL unset): no key could exist, so every request would be refused',
+    );
+  }
   return {
     port: env_.PORT,
     host: env_.HOST,

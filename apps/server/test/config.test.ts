@@ -29,4 +29,61 @@ describe('configuration', () => {
       '  EXECSTREAM_PING_INTERVAL_MS must be an integer from 100 to 15000, got "20000"',
     ]);
   });
+
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message.split('\n').slice(1);
+    }
+    return [];
+  };
+
+  it('takes integers as digits only', () => {
+    for (const port of ['0x1F90', '1e3', '-0', '+80', '80.0', '8O']) {
+      expect(problemsOf({ PORT: port })).toEqual([
+        `  PORT must be an integer from 0 to 65535, got ${JSON.stringify(port)}`,
+      ]);
+    }
+    expect(problemsOf({ EXECSTREAM_PING_INTERVAL_MS: '1e4' })).toEqual([
+      '  EXECSTREAM_PING_INTERVAL_MS must be an integer from 100 to 15000, got "1e4"',
+    ]);
+    expect(loadConfig({ PORT: '8080' }).port).toBe(8080);
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+  });
+
+  it('reads REDIS_URL with the store parser and wants a host', () => {
+    for (const url of ['redis://', 'rediss://', 'redis:///', 'redis+cluster://']) {
+      expect(problemsOf({ REDIS_URL: url })).toEqual([
+        '  REDIS_URL must name a host, e.g. redis://127.0.0.1:6379 or redis+cluster://10.0.0.1:7000,10.0.0.2:7000',
+      ]);
+    }
+    expect(problemsOf({ REDIS_URL: 'redis://:6379' })).toEqual([
+      '  REDIS_URL is not a valid URL, e.g. redis://127.0.0.1:6379 or redis+cluster://10.0.0.1:7000,10.0.0.2:7000',
+    ]);
+    expect(problemsOf({ REDIS_URL: 'redis+cluster://10.0.0.1:7000,10.0.0.2' })).toEqual([
+      '  REDIS_URL: Redis cluster node must be host:port, got 10.0.0.2',
+    ]);
+    for (const url of [
+      'redis://127.0.0.1:6379',
+      'rediss://user:secret@cache.example:6380/2',
+      'redis+cluster://10.0.0.1:7000,[::1]:7001',
+    ]) {
+      expect(loadConfig({ REDIS_URL: url }).redisUrl).toBe(url);
+    }
+  });
+
+  it('refuses to start a server nobody could use: demo off, no keys, embedded store', () => {
+    expect(problemsOf({ EXECSTREAM_DEMO: 'off' })).toEqual([
+      '  EXECSTREAM_API_KEYS is required with EXECSTREAM_DEMO=off on the embedded store (REDIS_URL unset): no key could exist, so every request would be refused',
+    ]);
+    // With keys, or with Redis where `keys create` keeps them, it starts.
+    expect(
+      loadConfig({ EXECSTREAM_DEMO: 'off', EXECSTREAM_API_KEYS: 'k-0123456789abcdef:owner' }).demo,
+    ).toBe(false);
+    expect(loadConfig({ EXECSTREAM_DEMO: 'off', REDIS_URL: 'redis://127.0.0.1:6379' }).demo).toBe(
+      false,
+    );
+  });
 });
