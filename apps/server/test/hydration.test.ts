@@ -1,4 +1,4 @@
-import { type Envelope, foldExecution } from '@execstream/event-schema';
+import { type Envelope, type ExecutionSnapshot, foldExecution } from '@execstream/event-schema';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
 import { OWNER_A, startTestServer } from './support/server.ts';
@@ -13,35 +13,33 @@ describe('hydration: get, then stream from snapshot.cursor', () => {
     const producer = await ExecutionProducer.attach(server.streams, operationId);
     await producer.start();
 
-    // Appends go on until every hydration has taken its snapshot, so each one races them.
-    let snapshotsTaken = 0;
+    // Each hydration takes its snapshot after more appends than the one before (awaited, so the
+    // order is fixed: every snapshot stands at its own point of the run), then subscribes from its
+    // cursor while the next appends land, so its hand-over from the cursor to the live tail races
+    // them.
     const hydrations = 12;
-    const appending = (async () => {
-      let index = 0;
-      while (index < 400 || snapshotsTaken < hydrations) {
+    const appendsBetween = 25;
+    let index = 0;
+    const append = async (count: number) => {
+      for (let step = 0; step < count; step++) {
         index++;
         await producer.progress(index % 100, { message: `step ${index}` });
-        // Yield now and then, so hydrations land at many points of the run.
-        if (index % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
       }
-      await producer.complete({ steps: index });
-    })();
-
-    const hydrate = async () => {
-      const snapshot = await client.v2.executions.get.query({ operationId });
-      snapshotsTaken++;
-      const { events, error } = await collectSubscription(client, {
-        operationId,
-        lastEventId: snapshot.cursor,
-      });
-      return { snapshot, events, error };
     };
-    const running: ReturnType<typeof hydrate>[] = [];
-    for (let index = 0; index < hydrations; index++) {
-      running.push(hydrate());
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    const running: Promise<{ snapshot: ExecutionSnapshot; events: Envelope[]; error: unknown }>[] =
+      [];
+    for (let hydration = 0; hydration < hydrations; hydration++) {
+      await append(appendsBetween);
+      const snapshot = await client.v2.executions.get.query({ operationId });
+      running.push(
+        collectSubscription(client, { operationId, lastEventId: snapshot.cursor }).then((read) => ({
+          snapshot,
+          ...read,
+        })),
+      );
     }
-    await appending;
+    await append(appendsBetween);
+    await producer.complete({ steps: index });
     const results = await Promise.all(running);
     const final = await client.v2.executions.get.query({ operationId });
     expect(final.status).toBe('completed');
@@ -60,7 +58,7 @@ describe('hydration: get, then stream from snapshot.cursor', () => {
       // And the client-side fold lands on the server's final snapshot.
       expect(foldExecution(snapshot, events)).toEqual(final);
     }
-    // The hydrations really did race the appends: they started from different points.
-    expect(startingPoints.size).toBeGreaterThan(1);
+    // Every hydration started from a point of its own.
+    expect(startingPoints.size).toBe(hydrations);
   });
 });

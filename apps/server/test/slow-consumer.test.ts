@@ -4,28 +4,77 @@ import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
+import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
 
 const BOUND = 64 * 1024;
 
-async function metric(baseUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((row) => row.startsWith(`${name}{surface="sse"}`));
-  return Number(line?.split(' ').at(-1));
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/** What differs between the two surfaces for a reader that stops reading. */
+interface Surface {
+  name: 'sse' | 'trpc';
+  /** The path and query that stream the execution from its first event. */
+  pathFromStart(baseUrl: string, operationId: string): string;
+  /** The events of a body: tRPC's `connected` and `ping` messages are not events. */
+  isEvent(message: SseMessage): boolean;
+  /** The sequences of everything after `cursor`, read to the end as a client of the surface. */
+  resume(server: TestServer, operationId: string, cursor: string): Promise<number[]>;
 }
 
-describe('a reader that stops reading', () => {
+const SURFACES: Surface[] = [
+  {
+    name: 'sse',
+    pathFromStart: (_baseUrl, operationId) => `/v1/executions/${operationId}/stream?lastEventId=0`,
+    isEvent: (message) => message.event.startsWith('execution.'),
+    async resume(server, operationId, cursor) {
+      const after = await readSse(`${server.url}/v1/executions/${operationId}/stream`, {
+        'X-API-KEY': OWNER_A.key,
+        'Last-Event-ID': cursor,
+      });
+      return after.messages.map((message) => JSON.parse(message.data).sequence);
+    },
+  },
+  {
+    name: 'trpc',
+    pathFromStart(baseUrl, operationId) {
+      const url = new URL(trpcStreamUrl(baseUrl, { operationId, lastEventId: '0' }));
+      return `${url.pathname}${url.search}`;
+    },
+    isEvent: (message) => message.event === 'message',
+    async resume(server, operationId, cursor) {
+      // The real client, as the web app would resume.
+      const after = await collectSubscription(trpcClient(server.url, OWNER_A.key), {
+        operationId,
+        lastEventId: cursor,
+      });
+      expect(after.error).toBeNull();
+      return after.events.map((event) => event.sequence);
+    },
+  },
+];
+
+describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
+  async function metric(baseUrl: string, name: string): Promise<number> {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((row) => row.startsWith(`${name}{surface="${surface.name}"}`));
+    return Number(line?.split(' ').at(-1));
+  }
+
   it('is disconnected at the backlog bound with flat server memory, then resumes losslessly', async () => {
     await using server = await startTestServer({ EXECSTREAM_MAX_BACKLOG_BYTES: String(BOUND) });
     const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
     const producer = await ExecutionProducer.attach(server.streams, record.operationId);
     await producer.start();
-    const path = `/v1/executions/${record.operationId}/stream?lastEventId=0`;
 
     // A raw socket that reads the response headers, then stops reading altogether. HTTP/1.0, so
     // the body arrives without chunked framing and is plain SSE.
     const { port } = new URL(server.url);
     const socket = connect(Number(port), '127.0.0.1');
-    socket.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`);
+    socket.write(
+      `GET ${surface.pathFromStart(server.url, record.operationId)} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+    );
     const received: Buffer[] = [];
     await new Promise<void>((resolve) => {
       socket.once('data', (chunk) => {
@@ -60,18 +109,14 @@ describe('a reader that stops reading', () => {
     await closed;
     const text = Buffer.concat(received).toString('utf8');
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-    const decoder = new SseDecoder();
-    const before: SseMessage[] = decoder.push(body).filter((m) => m.event.startsWith('execution.'));
+    const before = new SseDecoder().push(body).filter(surface.isEvent);
     expect(before.length).toBeGreaterThan(0);
     expect(before.length).toBeLessThan(803);
 
     // It resumes from the last cursor it holds and gets everything else.
     const last = before.at(-1) as SseMessage;
-    const after = await readSse(`${server.url}/v1/executions/${record.operationId}/stream`, {
-      'X-API-KEY': OWNER_A.key,
-      'Last-Event-ID': last.lastEventId,
-    });
-    const sequences = [...before, ...after.messages].map((m) => JSON.parse(m.data).sequence);
+    const after = await surface.resume(server, record.operationId, last.lastEventId);
+    const sequences = [...before.map((m) => JSON.parse(m.data).sequence), ...after];
     expect(sequences).toEqual(Array.from({ length: 804 }, (_, i) => i + 1));
   });
 });
