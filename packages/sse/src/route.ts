@@ -141,6 +141,8 @@ export function createExecutionStreamRoute(
     // so the end does not wait for it, and the connection is reset if the end does not get through.
     const finish = () => {
       clearInterval(ping);
+      clearTimeout(lifetime);
+      options.shutdownSignal?.removeEventListener('abort', finish);
       delivery.close();
       res.end();
       resetUnlessFinished(res, endGraceMs);

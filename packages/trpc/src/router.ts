@@ -119,6 +119,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
         let delivery: Delivery | null = null;
         // `signal` aborts at the lifetime (tRPC's maxDurationMs) and when the client leaves.
         const end = () => {
+          if (stop.signal.aborted) return;
           stop.abort();
           delivery?.close();
           // tRPC ends the response once its writer is past its current write, which waits for
