@@ -8,8 +8,12 @@ import {
   MemoryApiKeyStore,
   RedisApiKeyStore,
 } from '@execstream/auth';
-import { connectRedis, createRedisExecutionStreams, waitUntilReady } from '@execstream/redis-store';
-import { createMemoryExecutionStreams, type ExecutionStreams } from '@execstream/stream-service';
+import { RedisBackend } from '@execstream/redis-store';
+import {
+  createMemoryExecutionStreams,
+  createStreamService,
+  type ExecutionStreams,
+} from '@execstream/stream-service';
 import type { ServerConfig } from './config.ts';
 
 /** The stores of one server process and how to reach and close them. */
@@ -36,35 +40,25 @@ export function openMemoryStores(): Stores {
 const REDIS_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * Redis: the stream service of @execstream/redis-store, and one more connection for API keys.
+ * Redis: the stream service of @execstream/redis-store, with the API keys on its command
+ * connection, so a process holds two connections (commands, pub/sub) whatever it serves.
  * Every instance on the same Redis shares executions, keys and leases.
  */
 export async function openRedisStores(
   url: string,
   onConnectionError: (error: Error) => void,
 ): Promise<Stores> {
-  const streams = await createRedisExecutionStreams({
+  const backend = await RedisBackend.connect({
     url,
     connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     onConnectionError,
   });
-  const keysClient = connectRedis(url, { connectionName: 'execstream:keys' });
-  keysClient.on('error', onConnectionError);
-  try {
-    await waitUntilReady(keysClient, REDIS_CONNECT_TIMEOUT_MS);
-  } catch (error) {
-    keysClient.disconnect();
-    await streams.close();
-    throw error;
-  }
+  const streams = createStreamService(backend);
   return {
     streams,
-    apiKeys: new RedisApiKeyStore(keysClient),
+    apiKeys: new RedisApiKeyStore(backend.client),
     ping: () => streams.ping(),
-    close: async () => {
-      await streams.close();
-      keysClient.disconnect();
-    },
+    close: () => streams.close(),
   };
 }
 

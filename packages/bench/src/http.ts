@@ -236,7 +236,7 @@ export async function runHttpSuite(): Promise<SuiteResult> {
       `Fan-out: ${FAN_OUT_EVENTS} events, each appended once every subscriber had the previous one. Many executions: ${MANY_ROUNDS} rounds, one event per execution per round, appended concurrently.`,
       'Latency: from just before the append call to the reader parsing the event. The readers and the producer share 2 cores with the server, so latencies include their queueing.',
       "CPU: the server process's CPU seconds (`process_cpu_seconds_total`) over the scenario, opening the streams included, per 1,000 events it delivered. Memory: growth of its resident set while the streams opened, per stream, on a server started fresh for each scenario.",
-      'Connections: `CLIENT LIST` entries named by the server (commands, pub/sub subscriber, API keys).',
+      'Connections: `CLIENT LIST` entries named by the server (commands and API keys share one; pub/sub subscriber).',
     ],
   };
 }
