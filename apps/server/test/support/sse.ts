@@ -48,7 +48,7 @@ export function readSse(
   });
 }
 
-/** The `data:` of the events of an SSE read, skipping tRPC's control events. */
+/** The `data:` of the events of an SSE read, without tRPC's control events. */
 export function eventData(read: SseRead): string[] {
   return read.messages
     .filter(
