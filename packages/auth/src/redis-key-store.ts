@@ -7,7 +7,7 @@ import { type ApiKeyRecord, type ApiKeyStore, byCreation, newApiKeyRecord } from
  * The one place Redis key names of the API-key store are built. A single hash, field = key hash,
  * value = the record as JSON: lookups are one `HGET`, and the set of keys is small.
  */
-export function apiKeyRedisKey(prefix: string): string {
+function apiKeyRedisKey(prefix: string): string {
   return `${prefix}:api-keys`;
 }
 

@@ -81,7 +81,7 @@ export function parseRedisUrl(url: string): RedisTarget {
 }
 
 /** How often a cluster client re-reads the slot map (`CLUSTER SLOTS`). */
-export const SLOTS_REFRESH_MS = 5_000;
+const SLOTS_REFRESH_MS = 5_000;
 
 // Reconnect forever with a capped backoff: a store that comes back must be used again without a
 // restart. Commands never wait for it (see `failFast`), so this costs callers nothing.
