@@ -1,102 +1,186 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { type ExecutionStreamRoute, INTERNAL_ERROR, sendHttpError } from '@execstream/sse';
+import { STATUS_CODES } from 'node:http';
+import type { RedisClient } from '@execstream/redis-store';
+import {
+  type HttpError,
+  httpErrorOf,
+  INTERNAL_ERROR,
+  OPERATION_ID_INVALID,
+  sendHttpError,
+} from '@execstream/sse';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { createClientErrorHandler } from './client-error.ts';
 import type { Logger } from './logger.ts';
-import type { ServerMetrics } from './metrics.ts';
 import { requestIdOf } from './request-id.ts';
+import { scrubSecrets } from './scrub.ts';
 
-export const TRPC_BASE_PATH = '/v1/trpc';
-
-export interface AppParts {
-  trpc: RequestListener;
-  sse: ExecutionStreamRoute;
-  metrics: ServerMetrics;
-  /** True when the store answers and the server is not shutting down. */
-  ready: () => Promise<boolean>;
+export interface AppOptions {
   logger: Logger;
+  /** Larger request bodies are refused unread with 413 `PAYLOAD_TOO_LARGE`. */
+  bodyLimit: number;
+  /** Fastify's `trustProxy`: whose `X-Forwarded-For` gives the client address. */
+  trustProxy: boolean | string[];
+  /** Where counters shared by every instance live (failed credential checks); memory if null. */
+  redis: RedisClient | null;
 }
 
 /**
- * The HTTP composition: request ids and access logs around every request, then the routes.
- * Nothing here knows about executions; the packages do.
+ * The methods each route serves, for the 405 of every other method (CONTRACT §8). Routes whose
+ * path matches none answer 404.
  */
-export function createApp(parts: AppParts): RequestListener {
-  const { logger } = parts;
-  return (req, res) => {
-    const requestId = requestIdOf(req);
-    res.setHeader('X-Request-Id', requestId);
+const ROUTES: readonly { pattern: RegExp; allow: string; badUrl?: HttpError }[] = [
+  { pattern: /^\/v1\/trpc\/./, allow: 'GET, POST' },
+  // A malformed percent-escape can only be in the operation id.
+  { pattern: /^\/v1\/executions\/[^/]+\/stream$/, allow: 'GET', badUrl: OPERATION_ID_INVALID },
+  { pattern: /^\/(healthz|readyz|metrics)$/, allow: 'GET, HEAD' },
+];
+
+const routeOf = (url: string) => {
+  const pathname = pathnameOf(url);
+  return { pathname, route: ROUTES.find(({ pattern }) => pattern.test(pathname)) };
+};
+
+/**
+ * The HTTP server's composition on Fastify: request ids and access logs around every request,
+ * CONTRACT §7 bodies for every error Fastify raises itself, 404 and 405, and the shared
+ * failed-credential counter. Nothing here knows about executions; the routes' plugins do.
+ */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const { logger } = options;
+  const clientErrors = createClientErrorHandler(logger);
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    trustProxy: options.trustProxy,
+    genReqId: requestIdOf,
+    // Stream requests arriving during shutdown are answered by their route (a `retry:` that
+    // sends the client elsewhere), never a 503 that would end an EventSource.
+    return503OnClosing: false,
+    // Shutdown closes connections itself, once streams have ended cleanly.
+    forceCloseConnections: false,
+    clientErrorHandler: clientErrors.handle,
+    routerOptions: {
+      maxParamLength: 256,
+      // Raised while routing, before any hook: the answer is written to the raw response.
+      onBadUrl: (path, req, res) => {
+        res.setHeader('X-Request-Id', requestIdOf(req));
+        sendHttpError(
+          res,
+          routeOf(path).route?.badUrl ?? {
+            status: 400,
+            code: 'BAD_REQUEST',
+            message: 'The URL has a malformed percent-encoding',
+          },
+        );
+      },
+    },
+  });
+  clientErrors.watch(app.server);
+
+  app.addHook('onRequest', (req, reply, done) => {
+    // On the raw response: streams take it over from Fastify (hijack), and keep its headers.
+    reply.raw.setHeader('X-Request-Id', req.id);
     const started = performance.now();
-    const pathname = pathnameOf(req);
-    res.once('close', () => {
+    // Streams write to the raw response and outlive Fastify's own lifecycle: log on its close.
+    reply.raw.once('close', () => {
       logger.info(
         {
-          reqId: requestId,
+          reqId: req.id,
           method: req.method,
-          path: pathname,
-          status: res.statusCode,
+          path: scrubSecrets(pathnameOf(req.url)),
+          status: reply.raw.statusCode,
           durationMs: Math.round(performance.now() - started),
-          completed: res.writableFinished,
+          completed: reply.raw.writableFinished,
         },
         'request',
       );
     });
-    route(parts, req, res, pathname).catch((error: unknown) => {
-      logger.error({ reqId: requestId, err: error }, 'request failed');
-      sendHttpError(res, INTERNAL_ERROR);
+    done();
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const known = httpErrorOf(error) ?? frameworkErrorOf(error, options.bodyLimit);
+    if (!known) logger.error({ reqId: req.id, err: error }, 'request failed');
+    sendError(reply, known ?? INTERNAL_ERROR);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const { pathname, route } = routeOf(req.url);
+    if (route) return sendMethodNotAllowed(reply, route.allow);
+    sendError(reply, {
+      status: 404,
+      code: 'NOT_FOUND',
+      message: `No route for ${req.method} ${pathname.slice(0, 200)}`,
     });
-  };
+  });
+
+  // Counters only, applied where a route asks (the credential guard): no global request limit.
+  await app.register(rateLimit, {
+    global: false,
+    ...(options.redis ? { redis: options.redis, nameSpace: 'execstream:failed-credentials:' } : {}),
+    // A Redis outage must not lock every client out; the requests fail on the store anyway.
+    skipOnError: true,
+  });
+  return app;
 }
 
-async function route(
-  parts: AppParts,
-  req: IncomingMessage,
-  res: ServerResponse,
-  pathname: string,
-): Promise<void> {
-  if (pathname === `${TRPC_BASE_PATH}` || pathname.startsWith(`${TRPC_BASE_PATH}/`)) {
-    parts.trpc(req, res);
-    return;
+/** Writes `{"success":false,"error":{code,message}}` (CONTRACT §7). */
+export function sendError(reply: FastifyReply, error: HttpError): void {
+  if (error.retryAfterSeconds !== undefined) {
+    reply.header('Retry-After', String(error.retryAfterSeconds));
   }
-  if (parts.sse.matches(pathname)) return parts.sse.handle(req, res);
-  switch (pathname) {
-    case '/healthz':
-      return sendJson(res, 200, { status: 'ok' });
-    case '/readyz':
-      if (await parts.ready()) return sendJson(res, 200, { status: 'ready' });
-      return sendHttpError(res, {
-        status: 503,
-        code: 'NOT_READY',
-        message: 'The store is unreachable or the server is shutting down',
-      });
-    case '/metrics': {
-      const body = await parts.metrics.registry.metrics();
-      res.writeHead(200, { 'Content-Type': parts.metrics.registry.contentType });
-      res.end(body);
-      return;
-    }
+  reply
+    .code(error.status)
+    .header('Cache-Control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send({ success: false, error: { code: error.code, message: error.message } });
+}
+
+export function sendMethodNotAllowed(reply: FastifyReply, allow: string): void {
+  reply.header('Allow', allow);
+  sendError(reply, {
+    status: 405,
+    code: 'METHOD_NOT_ALLOWED',
+    message: `Use ${allow.replace(', ', ' or ')}`,
+  });
+}
+
+/**
+ * The CONTRACT §7 answer for an error Fastify raised before a route ran (a body too large, a
+ * content type nobody parses, a malformed URL or body), worded for the client: Fastify's own
+ * messages name its internals. `null` for anything that is the server's fault.
+ */
+function frameworkErrorOf(error: unknown, bodyLimit: number): HttpError | null {
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+  switch (status) {
+    case 413:
+      return {
+        status,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `The request body is larger than ${bodyLimit} bytes`,
+      };
+    case 415:
+      return {
+        status,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'Unsupported content-type: send application/json',
+      };
+    case 400:
+      return { status, code: 'BAD_REQUEST', message: 'Malformed request' };
     default:
-      return sendHttpError(res, {
-        status: 404,
-        code: 'NOT_FOUND',
-        message: `No route for ${req.method} ${pathname.slice(0, 200)}`,
-      });
+      return {
+        status,
+        code: (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z]+/g, '_'),
+        message: STATUS_CODES[status] ?? 'Bad request',
+      };
   }
 }
 
-/** The path of a request, `/` for anything unparseable (which then matches no route). */
-function pathnameOf(req: IncomingMessage): string {
+/** The path of a request URL, `/` for anything unparseable (which then matches no route). */
+export function pathnameOf(url: string): string {
   try {
-    return new URL(req.url ?? '/', 'http://localhost').pathname;
+    return new URL(url, 'http://localhost').pathname;
   } catch {
     return '/';
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-  });
-  res.end(text);
 }

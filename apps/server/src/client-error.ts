@@ -35,34 +35,42 @@ function httpErrorOf(code: string | undefined): HttpError {
  * limit, a malformed request line) with a CONTRACT §7 body and an `X-Request-Id`, like every
  * other error, where Node would send a bare status. When a response is under way on the
  * connection (a stream, say), nothing can be written in its middle: that connection is closed.
+ * `watch` the server, and give `handle` to Fastify as its `clientErrorHandler`.
  */
-export function answerClientErrors(server: Server, logger: Logger): void {
+export function createClientErrorHandler(logger: Logger): {
+  handle(error: NodeJS.ErrnoException, socket: Duplex): void;
+  watch(server: Server): void;
+} {
   const responding = new WeakMap<Duplex, number>();
-  server.on('request', (req, res) => {
-    const { socket } = req;
-    responding.set(socket, (responding.get(socket) ?? 0) + 1);
-    res.once('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
-  });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || (responding.get(socket) ?? 0) > 0) {
-      socket.destroy();
-      return;
-    }
-    const requestId = randomUUID();
-    const answer = httpErrorOf(error.code);
-    const body = errorBody(answer);
-    logger.info({ reqId: requestId, status: answer.status, code: error.code }, 'request refused');
-    socket.end(
-      [
-        `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}`,
-        'Content-Type: application/json; charset=utf-8',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        'Cache-Control: no-store',
-        `X-Request-Id: ${requestId}`,
-        'Connection: close',
-        '',
-        body,
-      ].join('\r\n'),
-    );
-  });
+  return {
+    watch(server) {
+      server.on('request', (req, res) => {
+        const { socket } = req;
+        responding.set(socket, (responding.get(socket) ?? 0) + 1);
+        res.once('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
+      });
+    },
+    handle(error, socket) {
+      if (error.code === 'ECONNRESET' || !socket.writable || (responding.get(socket) ?? 0) > 0) {
+        socket.destroy();
+        return;
+      }
+      const requestId = randomUUID();
+      const answer = httpErrorOf(error.code);
+      const body = errorBody(answer);
+      logger.info({ reqId: requestId, status: answer.status, code: error.code }, 'request refused');
+      socket.end(
+        [
+          `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}`,
+          'Content-Type: application/json; charset=utf-8',
+          `Content-Length: ${Buffer.byteLength(body)}`,
+          'Cache-Control: no-store',
+          `X-Request-Id: ${requestId}`,
+          'Connection: close',
+          '',
+          body,
+        ].join('\r\n'),
+      );
+    },
+  };
 }

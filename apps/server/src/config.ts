@@ -48,6 +48,21 @@ function redisUrlProblem(url: string): string | null {
   return host === '' ? `REDIS_URL must name a host, ${example}` : null;
 }
 
+/** The defaults of the limits of CONTRACT §8, sized so one principal cannot take a server down. */
+export const LIMIT_DEFAULTS = {
+  /** Open streams of one principal, all surfaces and instances together. */
+  maxStreamsPerOwner: 1000,
+  /** Executions of one principal not yet terminal. */
+  maxUnfinishedPerOwner: 1000,
+  /** Failed credential checks per client address per window. */
+  maxFailedAuth: 20,
+  failedAuthWindowMs: 60_000,
+  /** Calls in one tRPC batch. */
+  maxBatchCalls: 50,
+  /** Request body (256 KiB): larger than any valid input; `submit`'s params are at most 64 KiB. */
+  maxBodyBytes: 262_144,
+} as const;
+
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -107,6 +122,82 @@ const EnvSchema = z.object({
   ),
   EXECSTREAM_LEASE_TTL_MS: integer('EXECSTREAM_LEASE_TTL_MS', 300, 600_000, 10_000),
   EXECSTREAM_SHUTDOWN_GRACE_MS: integer('EXECSTREAM_SHUTDOWN_GRACE_MS', 0, 120_000, 5_000),
+  // Limits of CONTRACT §8 (docs/server.md lists each with its answer).
+  EXECSTREAM_MAX_STREAMS_PER_OWNER: integer(
+    'EXECSTREAM_MAX_STREAMS_PER_OWNER',
+    1,
+    1_000_000,
+    LIMIT_DEFAULTS.maxStreamsPerOwner,
+  ),
+  EXECSTREAM_MAX_UNFINISHED_PER_OWNER: integer(
+    'EXECSTREAM_MAX_UNFINISHED_PER_OWNER',
+    1,
+    1_000_000,
+    LIMIT_DEFAULTS.maxUnfinishedPerOwner,
+  ),
+  EXECSTREAM_MAX_FAILED_AUTH: integer(
+    'EXECSTREAM_MAX_FAILED_AUTH',
+    1,
+    1_000_000,
+    LIMIT_DEFAULTS.maxFailedAuth,
+  ),
+  EXECSTREAM_FAILED_AUTH_WINDOW_MS: integer(
+    'EXECSTREAM_FAILED_AUTH_WINDOW_MS',
+    1000,
+    86_400_000,
+    LIMIT_DEFAULTS.failedAuthWindowMs,
+  ),
+  EXECSTREAM_MAX_BATCH_CALLS: integer(
+    'EXECSTREAM_MAX_BATCH_CALLS',
+    1,
+    1000,
+    LIMIT_DEFAULTS.maxBatchCalls,
+  ),
+  EXECSTREAM_MAX_BODY_BYTES: integer(
+    'EXECSTREAM_MAX_BODY_BYTES',
+    1024,
+    16_777_216,
+    LIMIT_DEFAULTS.maxBodyBytes,
+  ),
+  EXECSTREAM_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((value, context): boolean | string[] => {
+      const trimmed = value?.trim() ?? '';
+      if (trimmed === '' || trimmed === 'off') return false;
+      if (trimmed === 'on') return true;
+      const addresses = trimmed.split(',').map((part) => part.trim());
+      if (addresses.some((address) => !/^[0-9A-Fa-f.:/]+$/.test(address))) {
+        context.addIssue({
+          code: 'custom',
+          message: `EXECSTREAM_TRUST_PROXY must be off, on, or proxy addresses/CIDRs separated by commas, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return addresses;
+    }),
+  EXECSTREAM_METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((value) => (value?.trim() ? value.trim() : null))
+    .refine((value) => value === null || /^[\x21-\x7e]{16,256}$/.test(value), {
+      message: 'EXECSTREAM_METRICS_TOKEN must be 16 to 256 printable characters without spaces',
+    }),
+  EXECSTREAM_METRICS_PORT: z
+    .string()
+    .optional()
+    .transform((value, context): number | null => {
+      if (value === undefined || value.trim() === '') return null;
+      const parsed = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
+      if (!(parsed >= 0 && parsed <= 65_535)) {
+        context.addIssue({
+          code: 'custom',
+          message: `EXECSTREAM_METRICS_PORT must be an integer from 0 to 65535, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
 });
 
 /** The server's configuration, from the variables of CONTRACT §8 and docs/server.md. */
@@ -126,6 +217,18 @@ export interface ServerConfig {
   streamEndGraceMs: number;
   leaseTtlMs: number;
   shutdownGraceMs: number;
+  maxStreamsPerOwner: number;
+  maxUnfinishedPerOwner: number;
+  maxFailedAuth: number;
+  failedAuthWindowMs: number;
+  maxBatchCalls: number;
+  maxBodyBytes: number;
+  /** Fastify's `trustProxy`: whose `X-Forwarded-For` names the client address. */
+  trustProxy: boolean | string[];
+  /** When set, `/metrics` wants `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** When set, `/metrics` is served on this port alone (and not on the API's). */
+  metricsPort: number | null;
 }
 
 /** Thrown for an invalid environment; its message lists every problem, one per line. */
@@ -166,5 +269,14 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     streamEndGraceMs: env_.EXECSTREAM_STREAM_END_GRACE_MS,
     leaseTtlMs: env_.EXECSTREAM_LEASE_TTL_MS,
     shutdownGraceMs: env_.EXECSTREAM_SHUTDOWN_GRACE_MS,
+    maxStreamsPerOwner: env_.EXECSTREAM_MAX_STREAMS_PER_OWNER,
+    maxUnfinishedPerOwner: env_.EXECSTREAM_MAX_UNFINISHED_PER_OWNER,
+    maxFailedAuth: env_.EXECSTREAM_MAX_FAILED_AUTH,
+    failedAuthWindowMs: env_.EXECSTREAM_FAILED_AUTH_WINDOW_MS,
+    maxBatchCalls: env_.EXECSTREAM_MAX_BATCH_CALLS,
+    maxBodyBytes: env_.EXECSTREAM_MAX_BODY_BYTES,
+    trustProxy: env_.EXECSTREAM_TRUST_PROXY,
+    metricsToken: env_.EXECSTREAM_METRICS_TOKEN,
+    metricsPort: env_.EXECSTREAM_METRICS_PORT,
   };
 }

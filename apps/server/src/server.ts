@@ -1,15 +1,16 @@
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
 import type { ExecutionStreams } from '@execstream/stream-service';
-import { createAppRouter, createContextFactory } from '@execstream/trpc';
-import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { createApp, TRPC_BASE_PATH } from './app.ts';
-import { answerClientErrors } from './client-error.ts';
+import { createAppRouter } from '@execstream/trpc';
+import { createApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
+import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
+import { opsRoutes, startMetricsServer } from './routes/ops.ts';
+import { streamRoutes } from './routes/streams.ts';
+import { trpcRoutes } from './routes/trpc.ts';
 import { buildAuthentication, openMemoryStores, openRedisStores, type Stores } from './stores.ts';
 
 export interface StartOptions {
@@ -23,6 +24,8 @@ export interface StartOptions {
 export interface RunningServer extends AsyncDisposable {
   url: string;
   port: number;
+  /** Where `/metrics` is served when it has a port of its own; `null` when it is at `url`. */
+  metricsUrl: string | null;
   streams: ExecutionStreams;
   /** The key minted for `pnpm start` when no keys were configured and the demo is on. */
   devKey: { key: string; ownerId: string } | null;
@@ -33,9 +36,6 @@ export interface RunningServer extends AsyncDisposable {
    */
   close(): Promise<void>;
 }
-
-// A body larger than any valid input (the biggest is `submit`'s params) is refused unread.
-const MAX_BODY_BYTES = 256 * 1024;
 
 export async function startServer(
   config: ServerConfig,
@@ -76,20 +76,8 @@ export async function startServer(
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
   });
-  const trpc = createHTTPHandler({
-    router,
-    basePath: `${TRPC_BASE_PATH}/`,
-    createContext: createContextFactory(authenticate),
-    maxBodySize: MAX_BODY_BYTES,
-    onError({ error, path }) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') {
-        logger.error({ err: error.cause ?? error, path }, 'tRPC procedure failed');
-      }
-    },
-  });
   const sse = createExecutionStreamRoute({
     streams,
-    authenticate,
     retryMs: config.sseRetryMs,
     pingIntervalMs: config.pingIntervalMs,
     maxBacklogBytes: config.maxBacklogBytes,
@@ -99,23 +87,48 @@ export async function startServer(
     shutdownSignal: shutdown.signal,
     onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
   });
-  const server = createServer(
-    createApp({
-      trpc,
-      sse,
-      metrics,
-      logger,
-      ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
-    }),
-  );
-  answerClientErrors(server, logger);
-  await listen(server, config.port, config.host);
+  const app = await createApp({
+    logger,
+    bodyLimit: config.maxBodyBytes,
+    trustProxy: config.trustProxy,
+    redis: stores.redis,
+  });
+  const principalOf = createCredentialGuard(app, {
+    authenticate,
+    maxFailures: config.maxFailedAuth,
+    windowMs: config.failedAuthWindowMs,
+  });
+  await trpcRoutes(app, {
+    router,
+    principalOf,
+    maxBodyBytes: config.maxBodyBytes,
+    maxBatchSize: config.maxBatchCalls,
+    logger,
+  });
+  await streamRoutes(app, { route: sse, principalOf });
+  await opsRoutes(app, {
+    ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
+    metrics: config.metricsPort === null ? metrics : null,
+    metricsToken: config.metricsToken,
+  });
+  const server = app.server;
+  await app.listen({ port: config.port, host: config.host });
+  const metricsServer =
+    config.metricsPort === null
+      ? null
+      : await startMetricsServer(metrics, config.metricsToken, config.metricsPort, config.host);
   executor?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info(
-    { url, port, store: config.redisUrl ? 'redis' : 'memory', demo: config.demo },
+    {
+      url,
+      port,
+      store: config.redisUrl ? 'redis' : 'memory',
+      demo: config.demo,
+      ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
+    },
     'listening',
   );
 
@@ -123,7 +136,7 @@ export async function startServer(
   const close = () => {
     closing ??= (async () => {
       logger.info({}, 'shutting down');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = app.close();
       shutdown.abort();
       await executor?.stop();
       // Ended streams leave keep-alive connections idle a moment later: close them as they go
@@ -134,6 +147,7 @@ export async function startServer(
       await closed;
       clearInterval(sweeper);
       clearTimeout(grace);
+      await metricsServer?.close();
       await stores.close();
       logger.info({}, 'stopped');
     })();
@@ -142,20 +156,13 @@ export async function startServer(
   return {
     url,
     port,
+    metricsUrl: metricsServer
+      ? `http://${host.includes(':') ? `[${host}]` : host}:${metricsServer.port}`
+      : null,
     streams,
     devKey,
     executor,
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

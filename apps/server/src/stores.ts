@@ -8,7 +8,7 @@ import {
   MemoryApiKeyStore,
   RedisApiKeyStore,
 } from '@execstream/auth';
-import { RedisBackend } from '@execstream/redis-store';
+import { RedisBackend, type RedisClient } from '@execstream/redis-store';
 import {
   createMemoryExecutionStreams,
   createStreamService,
@@ -21,6 +21,8 @@ export interface Stores {
   streams: ExecutionStreams;
   /** Where keys created by `keys create` live (Redis), or this process's memory. */
   apiKeys: ApiKeyStore;
+  /** The command connection, for counters every instance shares; `null` on the embedded store. */
+  redis: RedisClient | null;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export function openMemoryStores(): Stores {
   return {
     streams,
     apiKeys: new MemoryApiKeyStore(),
+    redis: null,
     ping: () => streams.ping(),
     close: () => streams.close(),
   };
@@ -57,6 +60,7 @@ export async function openRedisStores(
   return {
     streams,
     apiKeys: new RedisApiKeyStore(backend.client),
+    redis: backend.client,
     ping: () => streams.ping(),
     close: () => streams.close(),
   };

@@ -6,3 +6,4 @@ export {
   openDelivery,
 } from './delivery.ts';
 export type { DeliveryObserver, Surface } from './observer.ts';
+export { onShutdown } from './shutdown.ts';

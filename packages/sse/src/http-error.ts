@@ -1,11 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import { ExecutionStreamError, type StreamErrorCode } from '@execstream/stream-service';
+import {
+  ExecutionStreamError,
+  type StreamErrorCode,
+  TooManyRequestsError,
+} from '@execstream/stream-service';
 
 /** An error answer of a non-tRPC route (CONTRACT §7). */
 export interface HttpError {
   status: number;
   code: string;
   message: string;
+  /** Sent as `Retry-After` (429s of CONTRACT §8). */
+  retryAfterSeconds?: number;
 }
 
 const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
@@ -17,12 +23,19 @@ const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
   EXECUTION_TERMINAL: 409,
   SEQUENCE_CONFLICT: 409,
   STORE_UNAVAILABLE: 503,
+  RATE_LIMITED: 429,
 };
 
 export const UNAUTHORIZED: HttpError = {
   status: 401,
   code: 'UNAUTHORIZED',
   message: 'Missing or invalid credentials: send an X-API-KEY header',
+};
+
+export const OPERATION_ID_INVALID: HttpError = {
+  status: 400,
+  code: 'OPERATION_ID_INVALID',
+  message: 'operationId must match op_[A-Za-z0-9_-]{1,64}',
 };
 
 export const INTERNAL_ERROR: HttpError = {
@@ -40,6 +53,9 @@ export function httpErrorOf(error: unknown): HttpError | null {
   const status = STATUS_BY_CODE[error.code];
   // A store outage says nothing useful to the client beyond "try again".
   const message = status === 503 ? 'The execution store is unavailable; retry' : error.message;
+  if (error instanceof TooManyRequestsError) {
+    return { status, code: error.code, message, retryAfterSeconds: error.retryAfterSeconds };
+  }
   return { status, code: error.code, message };
 }
 
@@ -61,6 +77,9 @@ export function sendHttpError(
   const body = errorBody(error);
   res.writeHead(error.status, {
     ...headers,
+    ...(error.retryAfterSeconds === undefined
+      ? {}
+      : { 'Retry-After': String(error.retryAfterSeconds) }),
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',

@@ -1,26 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Authenticate } from '@execstream/auth';
-import { type DeliveryObserver, openDelivery } from '@execstream/delivery';
+import type { Principal } from '@execstream/auth';
+import { type DeliveryObserver, onShutdown, openDelivery } from '@execstream/delivery';
 import {
   encodeSseFrame,
   encodeSseRetry,
   isOperationId,
   SSE_PING_FRAME,
 } from '@execstream/event-schema';
-import type { ExecutionStreams } from '@execstream/stream-service';
+import { type ExecutionStreams, StoreUnavailableError } from '@execstream/stream-service';
 import { resetUnlessFinished } from './finish.ts';
 import {
   type HttpError,
   httpErrorOf,
   INTERNAL_ERROR,
+  OPERATION_ID_INVALID,
   sendHttpError,
-  UNAUTHORIZED,
 } from './http-error.ts';
 import { checkPingInterval, STREAM_DEFAULTS } from './stream-options.ts';
 
 export interface ExecutionStreamRouteOptions {
   streams: ExecutionStreams;
-  authenticate: Authenticate;
   /**
    * The reconnection delay sent in the `retry:` line of the first frame.
    * @default 1000
@@ -57,10 +56,38 @@ export interface ExecutionStreamRouteOptions {
 
 const PATH = /^\/v1\/executions\/([^/]+)\/stream$/;
 
-/** The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5). */
+/** The response headers of every event stream (CONTRACT §5). */
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+  Connection: 'keep-alive',
+} as const;
+
+/**
+ * Answers a stream request the server cannot serve right now (the store is unreachable, the
+ * server is shutting down) with a 200 that carries only `retry:` and ends: an EventSource then
+ * reconnects with its cursor after that delay, where any other status but 204 would end it.
+ */
+export function endForRetry(res: ServerResponse, retryFrame: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(200, SSE_HEADERS);
+  res.end(retryFrame);
+}
+
+/**
+ * The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5), for a caller the
+ * server has already authenticated (credentials come first, and the same way, on every surface).
+ */
 export interface ExecutionStreamRoute {
   matches(pathname: string): boolean;
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Serves the stream; never throws: every failure is answered on `res`. */
+  handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void>;
+  /** Answers a stream request the server cannot serve now with a bare `retry:` (an outage). */
+  retryLater(res: ServerResponse): void;
 }
 
 export function createExecutionStreamRoute(
@@ -74,29 +101,11 @@ export function createExecutionStreamRoute(
   const maxLifetimeMs = options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs;
   const endGraceMs = options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fail = (error: unknown) => {
-      const known = httpErrorOf(error);
-      if (!known) options.onUnexpectedError?.(error);
-      sendHttpError(res, known ?? INTERNAL_ERROR);
-    };
-    // Credentials first (CONTRACT §7): without them, every method gets the same 401.
-    let principal: Awaited<ReturnType<Authenticate>>;
-    try {
-      principal = await options.authenticate({ headers: req.headers });
-    } catch (error) {
-      return fail(error);
-    }
-    if (!principal) return sendHttpError(res, UNAUTHORIZED);
-    // HEAD too: a stream has no length or status to tell without opening it.
-    if (req.method !== 'GET') {
-      return sendHttpError(
-        res,
-        { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'Use GET' },
-        { Allow: 'GET' },
-      );
-    }
-
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal,
+  ): Promise<void> {
     const target = parseTarget(req);
     if ('status' in target) return sendHttpError(res, target);
 
@@ -118,7 +127,11 @@ export function createExecutionStreamRoute(
       });
     } catch (error) {
       abort.abort();
-      return fail(error);
+      res.off('close', release);
+      // An outage is the server's trouble, not the stream's end (CONTRACT §5): a 503 would make
+      // an EventSource give up for good, so the client is told to come back with its cursor.
+      if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
+      return fail(res, error);
     }
     if (delivery.nothingToSend) {
       // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
@@ -127,29 +140,26 @@ export function createExecutionStreamRoute(
       return;
     }
 
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    });
+    res.writeHead(200, SSE_HEADERS);
     // The first frame carries `retry:` alone, so the client has it even before the first event.
     res.write(retryFrame);
     const ping = setInterval(() => res.write(SSE_PING_FRAME), pingIntervalMs);
     // Lifetime and shutdown end the response cleanly, and the client resumes from its cursor.
     // The loop below may be waiting for a drain that a reader who stopped reading never gives,
     // so the end does not wait for it, and the connection is reset if the end does not get through.
+    let lifetime: NodeJS.Timeout | undefined;
+    let finished = false;
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearInterval(ping);
       clearTimeout(lifetime);
-      options.shutdownSignal?.removeEventListener('abort', finish);
       delivery.close();
       res.end();
       resetUnlessFinished(res, endGraceMs);
     };
-    const lifetime = setTimeout(finish, maxLifetimeMs);
-    options.shutdownSignal?.addEventListener('abort', finish);
-    if (options.shutdownSignal?.aborted) finish();
+    lifetime = setTimeout(finish, maxLifetimeMs);
+    using _shutdown = onShutdown(options.shutdownSignal, finish);
     try {
       for await (const { envelope, data } of delivery) {
         const frame = encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data });
@@ -158,18 +168,28 @@ export function createExecutionStreamRoute(
       res.end();
     } catch (error) {
       // Headers are out: all that is left is to end, and the client resumes from its cursor.
-      options.onUnexpectedError?.(error);
+      if (!(error instanceof StoreUnavailableError)) options.onUnexpectedError?.(error);
       res.destroy();
     } finally {
+      finished = true;
       clearInterval(ping);
       clearTimeout(lifetime);
-      options.shutdownSignal?.removeEventListener('abort', finish);
       res.off('close', release);
       delivery.close();
     }
   }
 
-  return { matches: (pathname) => PATH.test(pathname), handle };
+  const fail = (res: ServerResponse, error: unknown) => {
+    const known = httpErrorOf(error);
+    if (!known) options.onUnexpectedError?.(error);
+    sendHttpError(res, known ?? INTERNAL_ERROR);
+  };
+
+  return {
+    matches: (pathname) => PATH.test(pathname),
+    handle,
+    retryLater: (res) => endForRetry(res, retryFrame),
+  };
 }
 
 type Target = { operationId: string; cursor: string | null } | HttpError;
@@ -184,13 +204,7 @@ function parseTarget(req: IncomingMessage): Target {
   } catch {
     operationId = '';
   }
-  if (!isOperationId(operationId)) {
-    return {
-      status: 400,
-      code: 'OPERATION_ID_INVALID',
-      message: 'operationId must match op_[A-Za-z0-9_-]{1,64}',
-    };
-  }
+  if (!isOperationId(operationId)) return OPERATION_ID_INVALID;
   const header = req.headers['last-event-id'];
   const cursor =
     (typeof header === 'string' && header !== '' ? header : null) ??

@@ -10,7 +10,8 @@ export type StreamErrorCode =
   | 'ILLEGAL_TRANSITION'
   | 'EXECUTION_TERMINAL'
   | 'SEQUENCE_CONFLICT'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'RATE_LIMITED';
 
 export class ExecutionStreamError extends Error {
   readonly code: StreamErrorCode;
@@ -98,5 +99,35 @@ export class SequenceConflictError extends ExecutionStreamError {
 export class StoreUnavailableError extends ExecutionStreamError {
   constructor(message = 'The execution store is unavailable', options?: { cause?: unknown }) {
     super('STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/**
+ * A limit of CONTRACT §8 was reached: nothing was done, and the same request may succeed after
+ * `retryAfterSeconds` (the `Retry-After` of the 429). Every 429 of every surface is one of these.
+ */
+export class TooManyRequestsError extends ExecutionStreamError {
+  readonly retryAfterSeconds: number;
+
+  constructor(
+    code: StreamErrorCode,
+    message: string,
+    retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    // Whole seconds, at least one: what the Retry-After header can say.
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
+/** Too many failed credential checks came from one client address. */
+export class RateLimitedError extends TooManyRequestsError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'RATE_LIMITED',
+      'Too many failed credential checks from this address; retry later',
+      retryAfterSeconds,
+    );
   }
 }

@@ -2,6 +2,7 @@ import {
   describeFirstIssue,
   ExecutionStreamError,
   type StreamErrorCode,
+  TooManyRequestsError,
   type ZodLikeError,
 } from '@execstream/stream-service';
 import { TRPCError } from '@trpc/server';
@@ -16,6 +17,7 @@ const TRPC_CODE_BY_STREAM_CODE: Record<StreamErrorCode, TRPC_ERROR_CODE_KEY> = {
   EXECUTION_TERMINAL: 'CONFLICT',
   SEQUENCE_CONFLICT: 'CONFLICT',
   STORE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
 };
 
 /**
@@ -67,4 +69,26 @@ function isValidationError(cause: unknown): cause is ZodLikeError {
   if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return false;
   const { issues } = cause as { issues: unknown };
   return Array.isArray(issues) && issues.length > 0;
+}
+
+/**
+ * What a 429 adds to tRPC's error `data`: which limit of CONTRACT §8 was reached (`reason`, the
+ * code the other surfaces answer with) and when to retry. Empty for every other error.
+ */
+export function limitData(error: TRPCError): { reason?: string; retryAfterSeconds?: number } {
+  const { cause } = error;
+  if (!(cause instanceof TooManyRequestsError)) return {};
+  return { reason: cause.code, retryAfterSeconds: cause.retryAfterSeconds };
+}
+
+/**
+ * `responseMeta` for tRPC's adapters: a response carrying a 429 gets its `Retry-After` header
+ * (the longest wait, when a batch holds several).
+ */
+export function limitResponseMeta({ errors }: { errors: readonly TRPCError[] }): {
+  headers?: Record<string, string>;
+} {
+  let wait = 0;
+  for (const error of errors) wait = Math.max(wait, limitData(error).retryAfterSeconds ?? 0);
+  return wait > 0 ? { headers: { 'Retry-After': String(wait) } } : {};
 }

@@ -1,5 +1,5 @@
-export { createContextFactory, type ExecutionsContext } from './context.ts';
-export { toTRPCError } from './errors.ts';
+export { createContextFactory, type ExecutionsContext, type PrincipalOf } from './context.ts';
+export { limitResponseMeta, toTRPCError } from './errors.ts';
 export { MAX_PARAMS_BYTES, MAX_PARAMS_DEPTH } from './params.ts';
 export {
   type AppRouter,

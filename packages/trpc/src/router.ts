@@ -2,6 +2,7 @@ import {
   type Delivery,
   type DeliveryObserver,
   getOwnedRecord,
+  onShutdown,
   openDelivery,
 } from '@execstream/delivery';
 import {
@@ -22,7 +23,7 @@ import {
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { ExecutionsContext } from './context.ts';
-import { publicMessage, toTRPCError } from './errors.ts';
+import { limitData, publicMessage, toTRPCError } from './errors.ts';
 import { paramsBoundsProblem } from './params.ts';
 
 /**
@@ -91,7 +92,11 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
       ping: { enabled: true, intervalMs: pingIntervalMs },
       maxDurationMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
     },
-    errorFormatter: ({ shape, error }) => ({ ...shape, message: publicMessage(error) }),
+    errorFormatter: ({ shape, error }) => ({
+      ...shape,
+      message: publicMessage(error),
+      data: { ...shape.data, ...limitData(error) },
+    }),
   });
 
   const authed = t.procedure.use(({ ctx, next }) => {
@@ -112,9 +117,10 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
     stream: authed
       .input(OperationInput.extend({ lastEventId: z.string().nullish() }))
       .subscription(async function* ({ ctx, input, signal }) {
-        // One listener per subscription on each signal, removed when it ends. AbortSignal.any
-        // would tie every subscription to the process-wide shutdown signal for good: Node 20
-        // keeps each combined signal in the source's list of dependants forever.
+        // A listener on the client's signal for this subscription alone, and one for all streams
+        // on the shutdown signal. AbortSignal.any would tie every subscription to the
+        // process-wide shutdown signal for good: Node 20 keeps each combined signal in the
+        // source's list of dependants forever.
         const stop = new AbortController();
         let delivery: Delivery | null = null;
         // `signal` aborts at the lifetime (tRPC's maxDurationMs) and when the client leaves.
@@ -127,9 +133,9 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
           resetUnlessFinished(ctx.res, endGraceMs);
         };
         signal?.addEventListener('abort', end);
-        shutdownSignal?.addEventListener('abort', end);
+        using _shutdown = onShutdown(shutdownSignal, end);
         try {
-          if (signal?.aborted || shutdownSignal?.aborted) end();
+          if (signal?.aborted) end();
           delivery = await edge(() =>
             openDelivery({
               streams,
@@ -151,7 +157,6 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
           }
         } finally {
           signal?.removeEventListener('abort', end);
-          shutdownSignal?.removeEventListener('abort', end);
         }
         if (shutdownSignal?.aborted) {
           // Retryable on the client: its EventSource reconnects, with its cursor, elsewhere.

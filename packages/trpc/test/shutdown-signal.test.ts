@@ -37,14 +37,17 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('the process-wide shutdown signal', () => {
-  it('holds one listener per open subscription and nothing once they end', async () => {
+  it('holds one listener for all open subscriptions and nothing once they end', async () => {
     const shutdown = new AbortController();
     const streams = createMemoryExecutionStreams();
     const keys = new MemoryApiKeyStore();
     await loadBootstrapKeys(keys, [{ key: KEY, ownerId: 'owner' }]);
+    const authenticate = createAuthenticator([apiKeyResolver([keys])]);
     const handler = createHTTPHandler({
       router: createAppRouter({ streams, shutdownSignal: shutdown.signal }),
-      createContext: createContextFactory(createAuthenticator([apiKeyResolver([keys])])),
+      createContext: createContextFactory((req, connectionParams) =>
+        authenticate({ headers: req.headers, connectionParams }),
+      ),
     });
     const server = createServer(handler).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -84,7 +87,8 @@ describe('the process-wide shutdown signal', () => {
             );
           }
         });
-        expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(subscriptions);
+        // One listener for every stream (shared with the other surfaces), not one each.
+        expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
         for (const subscription of open) subscription.unsubscribe();
         await until(
           () => getEventListeners(shutdown.signal, 'abort').length === 0,

@@ -1,0 +1,54 @@
+import type { Principal } from '@execstream/auth';
+import { type AppRouter, createContextFactory, limitResponseMeta } from '@execstream/trpc';
+import { fastifyRequestHandler } from '@trpc/server/adapters/fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../logger.ts';
+
+export const TRPC_BASE_PATH = '/v1/trpc';
+
+export interface TrpcRouteOptions {
+  router: AppRouter;
+  principalOf: (
+    req: FastifyRequest,
+    connectionParams: Record<string, string | undefined> | null,
+  ) => Promise<Principal | null>;
+  /** Larger bodies get tRPC's `PAYLOAD_TOO_LARGE` (413). */
+  maxBodyBytes: number;
+  /** More calls in one batch get `BAD_REQUEST` (400), before any runs (CONTRACT §8). */
+  maxBatchSize: number;
+  logger: Logger;
+}
+
+/**
+ * `v2.executions.*` at `/v1/trpc`, through tRPC's own Fastify request handler, in a scope of
+ * its own: there Fastify parses no body, so tRPC reads it, bounds it and answers its errors
+ * (malformed JSON, content types, size) in tRPC's shape, as its clients expect.
+ */
+export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions): Promise<void> {
+  const createContext = createContextFactory<FastifyRequest>(options.principalOf);
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    scope.route({
+      method: ['GET', 'POST'],
+      url: `${TRPC_BASE_PATH}/*`,
+      exposeHeadRoute: false,
+      handler: (req, reply) =>
+        fastifyRequestHandler({
+          router: options.router,
+          req,
+          res: reply,
+          path: (req.params as { '*': string })['*'],
+          createContext,
+          maxBodySize: options.maxBodyBytes,
+          maxBatchSize: options.maxBatchSize,
+          responseMeta: limitResponseMeta,
+          onError({ error, path }) {
+            if (error.code === 'INTERNAL_SERVER_ERROR') {
+              options.logger.error({ err: error.cause ?? error, path }, 'tRPC procedure failed');
+            }
+          },
+        }),
+    });
+  });
+}
