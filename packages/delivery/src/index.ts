@@ -5,4 +5,5 @@ export {
   type OpenDeliveryOptions,
   openDelivery,
 } from './delivery.ts';
+export { TooManyStreamsError } from './errors.ts';
 export type { DeliveryObserver, Surface } from './observer.ts';

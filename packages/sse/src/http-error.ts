@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { TooManyStreamsError } from '@execstream/delivery';
 import { ExecutionStreamError, type StreamErrorCode } from '@execstream/stream-service';
 
 /** An error answer of a non-tRPC route (CONTRACT §7). */
@@ -6,9 +7,12 @@ export interface HttpError {
   status: number;
   code: string;
   message: string;
+  /** Sent as `Retry-After` (CONTRACT §8 limits). */
+  retryAfterSeconds?: number;
 }
 
 const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
+  TOO_MANY_STREAMS: 429,
   EXECUTION_NOT_FOUND: 404,
   CURSOR_INVALID: 400,
   INVALID_INPUT: 400,
@@ -40,7 +44,9 @@ export function httpErrorOf(error: unknown): HttpError | null {
   const status = STATUS_BY_CODE[error.code];
   // A store outage says nothing useful to the client beyond "try again".
   const message = status === 503 ? 'The execution store is unavailable; retry' : error.message;
-  return { status, code: error.code, message };
+  const known: HttpError = { status, code: error.code, message };
+  if (error instanceof TooManyStreamsError) known.retryAfterSeconds = error.retryAfterSeconds;
+  return known;
 }
 
 /** `{"success":false,"error":{code,message}}`: the body of every error of a non-tRPC route. */
@@ -61,6 +67,9 @@ export function sendHttpError(
   const body = errorBody(error);
   res.writeHead(error.status, {
     ...headers,
+    ...(error.retryAfterSeconds === undefined
+      ? {}
+      : { 'Retry-After': String(error.retryAfterSeconds) }),
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',

@@ -1,3 +1,4 @@
+import { TooManyStreamsError } from '@execstream/delivery';
 import {
   describeFirstIssue,
   ExecutionStreamError,
@@ -8,6 +9,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 
 const TRPC_CODE_BY_STREAM_CODE: Record<StreamErrorCode, TRPC_ERROR_CODE_KEY> = {
+  TOO_MANY_STREAMS: 'TOO_MANY_REQUESTS',
   EXECUTION_NOT_FOUND: 'NOT_FOUND',
   CURSOR_INVALID: 'BAD_REQUEST',
   INVALID_INPUT: 'BAD_REQUEST',
@@ -35,6 +37,15 @@ export function toTRPCError(error: unknown): TRPCError {
     message: 'Internal server error',
     cause: error,
   });
+}
+
+/**
+ * What a refusal by a limit (CONTRACT §8) adds to the error's `data`: the `Retry-After` hint, which
+ * a subscription cannot send as a header (its response is a 200 event stream by then).
+ */
+export function retryAfterData(error: TRPCError): { retryAfterSeconds?: number } {
+  const { cause } = error;
+  return cause instanceof TooManyStreamsError ? { retryAfterSeconds: cause.retryAfterSeconds } : {};
 }
 
 /**
