@@ -1,6 +1,7 @@
 import {
   type Delivery,
   type DeliveryObserver,
+  type DeliverySlots,
   getOwnedRecord,
   openDelivery,
 } from '@execstream/delivery';
@@ -22,7 +23,7 @@ import {
 import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { ExecutionsContext } from './context.ts';
-import { publicMessage, toTRPCError } from './errors.ts';
+import { publicMessage, retryAfterData, toTRPCError } from './errors.ts';
 import { paramsBoundsProblem } from './params.ts';
 
 /**
@@ -60,6 +61,12 @@ export interface ExecutionsRouterOptions {
    */
   endGraceMs?: number;
   observer?: DeliveryObserver;
+  /**
+   * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a
+   * subscription fails with TOO_MANY_REQUESTS and `data.retryAfterSeconds`.
+   * @default no limit
+   */
+  slots?: DeliverySlots;
   /** Aborted on shutdown: open subscriptions end with a retryable error and resume elsewhere. */
   shutdownSignal?: AbortSignal;
 }
@@ -77,7 +84,7 @@ async function edge<T>(step: () => Promise<T>): Promise<T> {
 
 /** The tRPC router of CONTRACT §6: `v2.executions.*`, every procedure scoped to its owner. */
 export function createAppRouter(options: ExecutionsRouterOptions) {
-  const { streams, runner, observer, shutdownSignal } = options;
+  const { streams, runner, observer, shutdownSignal, slots } = options;
   const pingIntervalMs = checkPingInterval(
     options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
   );
@@ -91,7 +98,11 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
       ping: { enabled: true, intervalMs: pingIntervalMs },
       maxDurationMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
     },
-    errorFormatter: ({ shape, error }) => ({ ...shape, message: publicMessage(error) }),
+    errorFormatter: ({ shape, error }) => ({
+      ...shape,
+      message: publicMessage(error),
+      data: { ...shape.data, ...retryAfterData(error) },
+    }),
   });
 
   const authed = t.procedure.use(({ ctx, next }) => {
@@ -141,6 +152,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
               maxBacklogBytes,
               onOverflow: () => ctx.res.destroy(),
               observer,
+              slots,
             }),
           );
           if (stop.signal.aborted) delivery.close();
