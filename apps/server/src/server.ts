@@ -66,6 +66,8 @@ export async function startServer(
       new Promise((resolve) => server.getConnections((_error, count) => resolve(count))),
   });
 
+  // One count of open streams per owner for every surface (CONTRACT §8).
+  const slots = { store: stores.streamSlots, limit: config.maxStreamsPerOwner };
   const router = createAppRouter({
     streams,
     runner: executor ?? undefined,
@@ -75,6 +77,7 @@ export async function startServer(
     endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
+    slots,
   });
   const sse = createExecutionStreamRoute({
     streams,
@@ -85,6 +88,7 @@ export async function startServer(
     endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
+    slots,
     onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
   });
   const app = await createApp({

@@ -8,7 +8,8 @@ import {
   MemoryApiKeyStore,
   RedisApiKeyStore,
 } from '@execstream/auth';
-import { RedisBackend, type RedisClient } from '@execstream/redis-store';
+import { MemoryStreamSlots, type StreamSlots } from '@execstream/delivery';
+import { RedisBackend, type RedisClient, RedisStreamSlots } from '@execstream/redis-store';
 import {
   createMemoryExecutionStreams,
   createStreamService,
@@ -23,6 +24,8 @@ export interface Stores {
   apiKeys: ApiKeyStore;
   /** The command connection, for counters every instance shares; `null` on the embedded store. */
   redis: RedisClient | null;
+  /** Open streams per owner, counted across instances on Redis (CONTRACT §8). */
+  streamSlots: StreamSlots;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export function openMemoryStores(): Stores {
     streams,
     apiKeys: new MemoryApiKeyStore(),
     redis: null,
+    streamSlots: new MemoryStreamSlots(),
     ping: () => streams.ping(),
     close: () => streams.close(),
   };
@@ -57,12 +61,20 @@ export async function openRedisStores(
     onConnectionError,
   });
   const streams = createStreamService(backend);
+  const streamSlots = new RedisStreamSlots(backend.client, {
+    onError: (error) => onConnectionError(error as Error),
+  });
   return {
     streams,
     apiKeys: new RedisApiKeyStore(backend.client),
     redis: backend.client,
+    streamSlots,
     ping: () => streams.ping(),
-    close: () => streams.close(),
+    // Slots first: closing gives back those still held, on the connection the streams close.
+    close: async () => {
+      await streamSlots.close();
+      await streams.close();
+    },
   };
 }
 

@@ -1,7 +1,13 @@
 import { type Envelope, type OperationId, serializeEnvelope } from '@execstream/event-schema';
 import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
 import { getOwnedRecord } from './access.ts';
+import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
+import {
+  DEFAULT_STREAM_RETRY_AFTER_SECONDS,
+  type DeliverySlots,
+  type StreamSlot,
+} from './slots.ts';
 
 /** An event ready for the wire: the envelope from the store and its one serialisation. */
 export interface Delivered {
@@ -17,7 +23,7 @@ export interface OpenDeliveryOptions {
   operationId: OperationId;
   /** The client's cursor; `null` for none (CONTRACT §4). */
   cursor: string | null;
-  /** Aborting ends the delivery and releases the subscription. */
+  /** Aborting ends the delivery and releases the subscription (and the slot). */
   signal: AbortSignal;
   surface: Surface;
   /**
@@ -29,6 +35,12 @@ export interface OpenDeliveryOptions {
   /** Drops the connection of a reader that passed the bound (without a clean end). */
   onOverflow: () => void;
   observer?: DeliveryObserver;
+  /**
+   * Open streams per principal (CONTRACT §8): the delivery holds a slot from before it subscribes
+   * until it closes, whichever way it closes.
+   * @default no limit
+   */
+  slots?: DeliverySlots;
   /** @default Date.now */
   now?: () => number;
 }
@@ -52,23 +64,45 @@ export interface Delivery extends AsyncIterable<Delivered> {
 }
 
 /**
- * Checks ownership, opens the subscription, and returns the delivery. Throws before anything is
- * sent, so the caller still picks the HTTP status.
- * @throws ExecutionNotFoundError, CursorInvalidError, StoreUnavailableError
+ * Checks ownership, takes a stream slot, opens the subscription, and returns the delivery. Throws
+ * before anything is sent, so the caller still picks the HTTP status.
+ * @throws ExecutionNotFoundError, TooManyStreamsError, CursorInvalidError, StoreUnavailableError
  */
 export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
   await getOwnedRecord(options.streams, options.ownerId, options.operationId);
-  const subscription = await options.streams.subscribe(options.operationId, {
-    cursor: options.cursor,
-    signal: options.signal,
-  });
-  return new BoundedDelivery(subscription, options);
+  // After the owner check: an execution the caller cannot see answers 404 and spends no slot.
+  const slot = options.slots ? await acquireSlot(options.slots, options.ownerId) : null;
+  let subscription: ExecutionSubscription;
+  try {
+    subscription = await options.streams.subscribe(options.operationId, {
+      cursor: options.cursor,
+      signal: options.signal,
+    });
+  } catch (error) {
+    await slot?.release();
+    throw error;
+  }
+  return new BoundedDelivery(subscription, options, slot);
+}
+
+/** @throws TooManyStreamsError when the owner holds every slot it may */
+async function acquireSlot(slots: DeliverySlots, ownerId: string): Promise<StreamSlot> {
+  if (!(Number.isInteger(slots.limit) && slots.limit >= 1)) {
+    throw new RangeError(`slots.limit must be a positive integer, got ${slots.limit}`);
+  }
+  const slot = await slots.store.acquire(ownerId, slots.limit);
+  if (slot) return slot;
+  throw new TooManyStreamsError(
+    slots.limit,
+    slots.retryAfterSeconds ?? DEFAULT_STREAM_RETRY_AFTER_SECONDS,
+  );
 }
 
 class BoundedDelivery implements Delivery {
   readonly #subscription: ExecutionSubscription;
   readonly #options: OpenDeliveryOptions;
   readonly #now: () => number;
+  #slot: StreamSlot | null;
   #queue: Delivered[] = [];
   #backlogBytes = 0;
   #pumpDone = false;
@@ -78,25 +112,38 @@ class BoundedDelivery implements Delivery {
   #room: (() => void) | null = null;
   #iterated = false;
 
-  constructor(subscription: ExecutionSubscription, options: OpenDeliveryOptions) {
+  constructor(
+    subscription: ExecutionSubscription,
+    options: OpenDeliveryOptions,
+    slot: StreamSlot | null,
+  ) {
     this.#subscription = subscription;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#slot = slot;
+    // A 204 holds no stream open, and a surface may answer it without ever reading or closing.
+    if (subscription.nothingToSend) this.#releaseSlot();
+    // The abort closes the delivery itself, not only the subscription: the slot must not wait
+    // for a transport that may never iterate (a client gone before the first byte).
+    if (options.signal.aborted) this.close();
+    else options.signal.addEventListener('abort', this.close);
   }
 
   get nothingToSend(): boolean {
     return this.#subscription.nothingToSend;
   }
 
-  close(): void {
+  readonly close = (): void => {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.signal.removeEventListener('abort', this.close);
+    this.#releaseSlot();
     this.#subscription.close();
     this.#queue = [];
     this.#changeBacklog(-this.#backlogBytes);
     this.#wakeUp();
     this.#makeRoom();
-  }
+  };
 
   [Symbol.asyncIterator](): AsyncIterator<Delivered> {
     if (this.#iterated) throw new TypeError('A delivery can be iterated only once');
@@ -166,6 +213,13 @@ class BoundedDelivery implements Delivery {
       this.#pumpDone = true;
       this.#wakeUp();
     }
+  }
+
+  #releaseSlot(): void {
+    const slot = this.#slot;
+    this.#slot = null;
+    // Not awaited: a release never rejects, and one the store missed expires on its own.
+    void slot?.release();
   }
 
   #changeBacklog(deltaBytes: number): void {

@@ -17,6 +17,7 @@ export {
 export { toStoreError } from './errors.ts';
 export { type ExecutionKeys, type OwnerKeys, RedisKeys } from './keys.ts';
 export { RedisBackend, type RedisBackendOptions } from './redis-backend.ts';
+export { RedisStreamSlots, type RedisStreamSlotsOptions } from './stream-slots.ts';
 
 /**
  * The stream service on Redis (standalone or Cluster): what the server uses when `REDIS_URL` is

@@ -39,6 +39,7 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
  * <prefix>:{owner:O}:executions          zset    op ids by creation order
  * <prefix>:{owner:O}:counter             string  creation-order counter
  * <prefix>:{owner:O}:idem:<key>          string  op id claimed by an idempotency key
+ * <prefix>:{owner:O}:stream-slots        zset    open-stream slot ids by expiry (server ms)
  * <prefix>:{unfinished}                  zset    op ids not yet terminal, by createdAt ms
  * ```
  *
@@ -73,6 +74,11 @@ export class RedisKeys {
 
   idempotency(ownerId: string, idempotencyKey: string): string {
     return `${this.#ownerBase(ownerId)}:idem:${encodeURIComponent(idempotencyKey)}`;
+  }
+
+  /** Sorted set: the owner's open-stream slots, scored by when they expire (Redis `TIME`, ms). */
+  streamSlots(ownerId: string): string {
+    return `${this.#ownerBase(ownerId)}:stream-slots`;
   }
 
   /** One index for the whole deployment: it lives in one slot, on one node of a cluster. */

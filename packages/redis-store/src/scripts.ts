@@ -22,6 +22,8 @@ export const SCRIPTS = {
   claim: load('claim'),
   acquireLease: load('acquire-lease'),
   releaseLease: load('release-lease'),
+  acquireStreamSlot: load('acquire-stream-slot'),
+  renewStreamSlots: load('renew-stream-slots'),
 } as const;
 
 /**

@@ -15,6 +15,7 @@ export interface HttpError {
 }
 
 const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
+  TOO_MANY_STREAMS: 429,
   EXECUTION_NOT_FOUND: 404,
   CURSOR_INVALID: 400,
   INVALID_INPUT: 400,

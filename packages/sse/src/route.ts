@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '@execstream/auth';
-import { type DeliveryObserver, onShutdown, openDelivery } from '@execstream/delivery';
+import {
+  type DeliveryObserver,
+  type DeliverySlots,
+  onShutdown,
+  openDelivery,
+} from '@execstream/delivery';
 import {
   encodeSseFrame,
   encodeSseRetry,
@@ -48,6 +53,12 @@ export interface ExecutionStreamRouteOptions {
    */
   endGraceMs?: number;
   observer?: DeliveryObserver;
+  /**
+   * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a request
+   * is answered 429 `TOO_MANY_STREAMS` with `Retry-After`.
+   * @default no limit
+   */
+  slots?: DeliverySlots;
   /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
   shutdownSignal?: AbortSignal;
   /** Receives errors that are not the client's fault (answered as a bare 500). */
@@ -124,6 +135,7 @@ export function createExecutionStreamRoute(
         maxBacklogBytes,
         onOverflow: () => res.destroy(),
         observer: options.observer,
+        slots: options.slots,
       });
     } catch (error) {
       abort.abort();

@@ -3,6 +3,8 @@
  * HTTP and tRPC layers map one set of codes to responses (CONTRACT §7).
  */
 export type StreamErrorCode =
+  // Thrown by @execstream/delivery: a principal holds its limit of open streams (§8).
+  | 'TOO_MANY_STREAMS'
   | 'EXECUTION_NOT_FOUND'
   | 'CURSOR_INVALID'
   | 'INVALID_INPUT'

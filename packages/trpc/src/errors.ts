@@ -9,6 +9,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 
 const TRPC_CODE_BY_STREAM_CODE: Record<StreamErrorCode, TRPC_ERROR_CODE_KEY> = {
+  TOO_MANY_STREAMS: 'TOO_MANY_REQUESTS',
   EXECUTION_NOT_FOUND: 'NOT_FOUND',
   CURSOR_INVALID: 'BAD_REQUEST',
   INVALID_INPUT: 'BAD_REQUEST',

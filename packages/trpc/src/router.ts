@@ -1,6 +1,7 @@
 import {
   type Delivery,
   type DeliveryObserver,
+  type DeliverySlots,
   getOwnedRecord,
   onShutdown,
   openDelivery,
@@ -61,6 +62,12 @@ export interface ExecutionsRouterOptions {
    */
   endGraceMs?: number;
   observer?: DeliveryObserver;
+  /**
+   * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a
+   * subscription fails with TOO_MANY_REQUESTS and `data.retryAfterSeconds`.
+   * @default no limit
+   */
+  slots?: DeliverySlots;
   /** Aborted on shutdown: open subscriptions end with a retryable error and resume elsewhere. */
   shutdownSignal?: AbortSignal;
 }
@@ -78,7 +85,7 @@ async function edge<T>(step: () => Promise<T>): Promise<T> {
 
 /** The tRPC router of CONTRACT §6: `v2.executions.*`, every procedure scoped to its owner. */
 export function createAppRouter(options: ExecutionsRouterOptions) {
-  const { streams, runner, observer, shutdownSignal } = options;
+  const { streams, runner, observer, shutdownSignal, slots } = options;
   const pingIntervalMs = checkPingInterval(
     options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
   );
@@ -147,6 +154,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
               maxBacklogBytes,
               onOverflow: () => ctx.res.destroy(),
               observer,
+              slots,
             }),
           );
           if (stop.signal.aborted) delivery.close();
