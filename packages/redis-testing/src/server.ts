@@ -29,11 +29,19 @@ export interface RedisServerHandle extends AsyncDisposable {
   stop(): Promise<void>;
   /**
    * Shuts the server down gracefully (it persists its data) and starts it again on the same port
-   * with the same data directory. After `kill()` it just starts it again.
+   * with the same data directory, after `downForMs` without a server. After `kill()` it just
+   * starts it again.
    */
-  restart(): Promise<void>;
+  restart(options?: { downForMs?: number }): Promise<void>;
   /** SIGKILL: the server dies without a chance to persist anything more. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP: the server stops answering but keeps every connection open, as a stalled host
+   * does; nothing tells its clients, whose commands just wait. `resume()` undoes it.
+   */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 /** Internal: also used for cluster nodes, which need a second (cluster bus) port. */
@@ -115,21 +123,34 @@ class ServerHandle implements RedisServerHandle {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // A paused server would hold SIGTERM pending until it is resumed.
+    this.resume();
     if (this.#child) await terminate(this.#child, 'SIGTERM');
     this.#child = null;
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
   }
 
-  async restart(): Promise<void> {
+  async restart(options: { downForMs?: number } = {}): Promise<void> {
     if (this.#stopped) throw new Error('this redis-server was stopped for good');
+    this.resume();
     if (this.#child) await terminate(this.#child, 'SIGTERM');
     this.#child = null;
+    if (options.downForMs) await new Promise((resolve) => setTimeout(resolve, options.downForMs));
     this.#child = await spawnReady(this.binary, this.args, this.port);
   }
 
   async kill(): Promise<void> {
     if (this.#child) await terminate(this.#child, 'SIGKILL');
     this.#child = null;
+  }
+
+  pause(): void {
+    if (!this.#child) throw new Error('this redis-server is not running');
+    this.#child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#child?.kill('SIGCONT');
   }
 
   [Symbol.asyncDispose](): Promise<void> {
