@@ -22,23 +22,32 @@ export interface AppOptions {
   trustProxy: boolean | string[];
   /** Where counters shared by every instance live (failed credential checks); memory if null. */
   redis: RedisClient | null;
+  /** False when `/metrics` has a port of its own: here it is then an unknown path. */
+  metricsHere: boolean;
 }
 
 /**
  * The methods each route serves, for the 405 of every other method (CONTRACT §8). Routes whose
  * path matches none answer 404.
  */
-const ROUTES: readonly { pattern: RegExp; allow: string; badUrl?: HttpError }[] = [
-  { pattern: /^\/v1\/trpc\/./, allow: 'GET, POST' },
-  // A malformed percent-escape can only be in the operation id.
-  { pattern: /^\/v1\/executions\/[^/]+\/stream$/, allow: 'GET', badUrl: OPERATION_ID_INVALID },
-  { pattern: /^\/(healthz|readyz|metrics)$/, allow: 'GET, HEAD' },
-];
+interface KnownRoute {
+  pattern: RegExp;
+  allow: string;
+  /** The answer for a malformed percent-escape in its path. */
+  badUrl?: HttpError;
+}
 
-const routeOf = (url: string) => {
-  const pathname = pathnameOf(url);
-  return { pathname, route: ROUTES.find(({ pattern }) => pattern.test(pathname)) };
-};
+function knownRoutes(metricsHere: boolean): KnownRoute[] {
+  return [
+    { pattern: /^\/v1\/trpc\/./, allow: 'GET, POST' },
+    // A malformed percent-escape can only be in the operation id.
+    { pattern: /^\/v1\/executions\/[^/]+\/stream$/, allow: 'GET', badUrl: OPERATION_ID_INVALID },
+    {
+      pattern: metricsHere ? /^\/(healthz|readyz|metrics)$/ : /^\/(healthz|readyz)$/,
+      allow: 'GET, HEAD',
+    },
+  ];
+}
 
 /**
  * The HTTP server's composition on Fastify: request ids and access logs around every request,
@@ -47,6 +56,11 @@ const routeOf = (url: string) => {
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { logger } = options;
+  const routes = knownRoutes(options.metricsHere);
+  const routeOf = (url: string) => {
+    const pathname = pathnameOf(url);
+    return { pathname, route: routes.find(({ pattern }) => pattern.test(pathname)) };
+  };
   const clientErrors = createClientErrorHandler(logger);
   const app = Fastify({
     bodyLimit: options.bodyLimit,

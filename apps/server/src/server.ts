@@ -96,6 +96,7 @@ export async function startServer(
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
     redis: stores.redis,
+    metricsHere: config.metricsPort === null,
   });
   const principalOf = createCredentialGuard(app, {
     authenticate,
