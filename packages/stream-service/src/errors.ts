@@ -10,6 +10,7 @@ export type StreamErrorCode =
   | 'ILLEGAL_TRANSITION'
   | 'EXECUTION_TERMINAL'
   | 'SEQUENCE_CONFLICT'
+  | 'TOO_MANY_EXECUTIONS'
   | 'STORE_UNAVAILABLE';
 
 export class ExecutionStreamError extends Error {
@@ -91,6 +92,23 @@ export class SequenceConflictError extends ExecutionStreamError {
     readonly actual: number,
   ) {
     super('SEQUENCE_CONFLICT', `Expected sequence ${expected} but the stream is at ${actual}`);
+  }
+}
+
+/**
+ * The owner already has `limit` executions not yet terminal (CONTRACT §8); nothing was created.
+ * Surfaces answer 429 with `Retry-After: retryAfterSeconds`.
+ */
+export class TooManyExecutionsError extends ExecutionStreamError {
+  constructor(
+    readonly limit: number,
+    /** When a retry may find a slot free: a hint, since no one knows when a run ends. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      'TOO_MANY_EXECUTIONS',
+      `At most ${limit} executions may be unfinished at once; retry once one has ended`,
+    );
   }
 }
 

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { creationAndAppendRules } from './creation-and-append.ts';
 import { handoverRules } from './handover.ts';
 import { lifecycleRules } from './lifecycle.ts';
+import { unfinishedLimitRules } from './limits.ts';
 import { subscribeRules } from './subscribe.ts';
 import type { ConformanceTarget } from './target.ts';
 
@@ -16,6 +17,7 @@ export function describeConformance(target: ConformanceTarget): void {
     creationAndAppendRules(target);
     subscribeRules(target);
     lifecycleRules(target);
+    unfinishedLimitRules(target);
     handoverRules(target);
   });
 }
