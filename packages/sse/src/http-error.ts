@@ -1,5 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import { ExecutionStreamError, type StreamErrorCode } from '@execstream/stream-service';
+import {
+  clientMessage,
+  ExecutionStreamError,
+  type StreamErrorCode,
+} from '@execstream/stream-service';
 
 /** An error answer of a non-tRPC route (CONTRACT §7). */
 export interface HttpError {
@@ -38,10 +42,7 @@ export const INTERNAL_ERROR: HttpError = {
  */
 export function httpErrorOf(error: unknown): HttpError | null {
   if (!(error instanceof ExecutionStreamError)) return null;
-  const status = STATUS_BY_CODE[error.code];
-  // A store outage says nothing useful to the client beyond "try again".
-  const message = status === 503 ? 'The execution store is unavailable; retry' : error.message;
-  return { status, code: error.code, message };
+  return { status: STATUS_BY_CODE[error.code], code: error.code, message: clientMessage(error) };
 }
 
 /** `{"success":false,"error":{code,message}}`: the body of every error of a non-tRPC route. */

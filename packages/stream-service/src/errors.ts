@@ -23,6 +23,22 @@ export class ExecutionStreamError extends Error {
   }
 }
 
+/**
+ * What a client may read of an error: its message, except where that holds internals (a
+ * conflict's sequence numbers, the store's own words), which stay in `message` for the logs.
+ * Both surfaces answer with this, so neither can leak them.
+ */
+export function clientMessage(error: ExecutionStreamError): string {
+  switch (error.code) {
+    case 'SEQUENCE_CONFLICT':
+      return 'The execution changed meanwhile; retry';
+    case 'STORE_UNAVAILABLE':
+      return 'The execution store is unavailable; retry';
+    default:
+      return error.message;
+  }
+}
+
 export class ExecutionNotFoundError extends ExecutionStreamError {
   constructor(operationId: string) {
     super('EXECUTION_NOT_FOUND', `Execution ${operationId} not found`);

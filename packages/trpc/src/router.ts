@@ -4,18 +4,12 @@ import {
   getOwnedRecord,
   openDelivery,
 } from '@execstream/delivery';
-import {
-  ExecutionTypeSchema,
-  isTerminalStatus,
-  type OperationId,
-  OperationIdSchema,
-} from '@execstream/event-schema';
+import { ExecutionTypeSchema, type OperationId, OperationIdSchema } from '@execstream/event-schema';
 import { checkPingInterval, resetUnlessFinished, STREAM_DEFAULTS } from '@execstream/sse';
 import {
-  ExecutionProducer,
+  cancelExecution,
   type ExecutionRecord,
   type ExecutionStreams,
-  ExecutionTerminalError,
   HISTORY_LIMIT,
   LIST_LIMIT,
 } from '@execstream/stream-service';
@@ -239,18 +233,10 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
 
     cancel: authed.input(OperationInput).mutation(async ({ ctx, input }) => {
       await owned(ctx.principal.ownerId, input.operationId);
-      return edge(async () => {
-        const snapshot = await streams.getSnapshot(input.operationId);
-        if (isTerminalStatus(snapshot.status)) return snapshot;
-        try {
-          const producer = await ExecutionProducer.attach(streams, input.operationId);
-          await producer.cancel('Cancelled by the owner');
-        } catch (error) {
-          // It finished while we asked: cancelling a finished execution changes nothing.
-          if (!(error instanceof ExecutionTerminalError)) throw error;
-        }
-        return streams.getSnapshot(input.operationId);
-      });
+      // Lands however busy the executor is; an execution that ended first keeps its own end.
+      return edge(() =>
+        cancelExecution(streams, input.operationId, { reason: 'Cancelled by the owner' }),
+      );
     }),
   });
 

@@ -1,4 +1,5 @@
 import { describe } from 'vitest';
+import { cancelRules } from './cancel.ts';
 import { creationAndAppendRules } from './creation-and-append.ts';
 import { handoverRules } from './handover.ts';
 import { lifecycleRules } from './lifecycle.ts';
@@ -18,6 +19,7 @@ export function describeConformance(target: ConformanceTarget): void {
     subscribeRules(target);
     lifecycleRules(target);
     unfinishedLimitRules(target);
+    cancelRules(target);
     handoverRules(target);
   });
 }
