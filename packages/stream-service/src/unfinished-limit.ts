@@ -55,6 +55,7 @@ export async function createCounted(
     // An idempotent resubmit is answered at the limit too: it creates nothing.
     const existing = await existingExecution(backend, record);
     if (existing) return { state: existing, created: false };
+    // Only a limit refuses a slot, so `limit` is set here.
     throw new TooManyExecutionsError(limit ?? 0, TOO_MANY_EXECUTIONS_RETRY_AFTER_SECONDS);
   }
   let outcome: { state: ExecutionState; created: boolean };
