@@ -78,6 +78,7 @@ export async function startServer(
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
     slots,
+    maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
   const sse = createExecutionStreamRoute({
     streams,

@@ -112,6 +112,55 @@ describe('open streams per principal (CONTRACT §8), across instances on one Red
   });
 });
 
+describe('executions not yet terminal per principal (CONTRACT §8), across instances', () => {
+  it('refuses submit past the limit with 429 and Retry-After, leaves other owners alone, and counts a slot free once a run ends', async () => {
+    await using cluster = await twoInstances({ EXECSTREAM_MAX_UNFINISHED_PER_OWNER: '3' });
+    const { one, two } = cluster;
+    const submit = (server: RunningServer, key: string, idempotencyKey?: string) =>
+      rawRequest(server.url, {
+        method: 'POST',
+        path: '/v1/trpc/v2.executions.submit',
+        headers: { 'X-API-KEY': key, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ type: 'swap', ...(idempotencyKey ? { idempotencyKey } : {}) }),
+      });
+    const accepted = [
+      await submit(one, OWNER_A.key, 'first'),
+      await submit(two, OWNER_A.key),
+      await submit(one, OWNER_A.key),
+    ];
+    expect(accepted.map((res) => res.status)).toEqual([200, 200, 200]);
+    for (const server of [one, two]) {
+      const refused = await submit(server, OWNER_A.key);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(JSON.parse(refused.body).error.data).toMatchObject({
+        code: 'TOO_MANY_REQUESTS',
+        httpStatus: 429,
+        reason: 'TOO_MANY_EXECUTIONS',
+      });
+    }
+    // An idempotent resubmit still answers with its execution, at the limit.
+    const again = await submit(two, OWNER_A.key, 'first');
+    expect(again.status).toBe(200);
+    expect(JSON.parse(again.body).result.data.operationId).toBe(
+      JSON.parse(accepted[0]?.body ?? '').result.data.operationId,
+    );
+    expect((await trpcClient(one.url, OWNER_A.key).v2.executions.list.query()).items).toHaveLength(
+      3,
+    );
+    // The other owner is not affected.
+    expect((await submit(two, OWNER_B.key)).status).toBe(200);
+    // A run that ends frees its slot, on every instance.
+    const { operationId } = JSON.parse(accepted[1]?.body ?? '').result.data;
+    const cancelled = await trpcClient(one.url, OWNER_A.key).v2.executions.cancel.mutate({
+      operationId,
+    });
+    expect(cancelled.status).toBe('cancelled');
+    expect((await submit(two, OWNER_A.key)).status).toBe(200);
+    expect((await submit(one, OWNER_A.key)).status).toBe(429);
+  });
+});
+
 describe('failed credential checks per client address (CONTRACT §8)', () => {
   it('answers 429 RATE_LIMITED with Retry-After past the limit, counted across instances, per address', async () => {
     await using cluster = await twoInstances({

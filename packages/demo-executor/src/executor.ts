@@ -6,8 +6,7 @@ import {
   type ExecutionStreams,
   ExecutionTerminalError,
 } from '@execstream/stream-service';
-import { nextStepIndex, perform, type Step } from './plan.ts';
-import { SeededRandom } from './random.ts';
+import { type Plan, perform, resumePlan } from './plan.ts';
 import { scenarioPlan } from './scenarios.ts';
 import { parseSimulate, simulatedPlan } from './simulate.ts';
 
@@ -49,11 +48,11 @@ export interface DemoExecutorOptions {
  * producer API, under a lease.
  *
  * A run survives the death of its process because nothing about it lives only in that process:
- * its plan is a pure function of the execution's record (seeded by the operation id), and where
- * it stands is the stream's last sequence. Every instance polls for unfinished executions and
- * takes those whose lease has expired; it rebuilds the plan, finds the next step from the
- * snapshot, and continues. Appends carry `expectedSequence`, so a worker that lost its lease
- * cannot append twice what its successor already did.
+ * its plan is a pure function of the execution's record (seeded by the operation id), produced
+ * step by step, and where it stands is the stream's last sequence. Every instance polls for
+ * unfinished executions and takes those whose lease has expired; it replays the plan up to the
+ * next step from the snapshot's sequence, and continues. Appends carry `expectedSequence`, so a
+ * worker that lost its lease cannot append twice what its successor already did.
  */
 export class DemoExecutor {
   readonly #streams: ExecutionStreams;
@@ -166,30 +165,33 @@ export class DemoExecutor {
     const record = await this.#streams.getRecord(operationId);
     if (!record) return;
     const producer = await ExecutionProducer.attach(this.#streams, operationId);
-    const plan = planOf(record);
-    const next = nextStepIndex(plan, producer.sequence);
-    if (next === -1) {
+    const resumed = resumePlan(planOf(record), producer.sequence);
+    if (!resumed) {
       await producer.fail({
         code: 'RUN_NOT_RESUMABLE',
         message: 'The stream no longer matches the run, which cannot continue',
       });
       return;
     }
-    if (next > 0) {
-      this.#logger?.info({ operationId, step: next }, 'demo executor: continuing a run');
+    if (resumed.index > 0) {
+      this.#logger?.info({ operationId, step: resumed.index }, 'demo executor: continuing a run');
     }
-    for (const step of plan.slice(next)) {
+    // One step at a time: the run holds the step it is on, never the plan.
+    for (const step of resumed.rest) {
       if (!(await pause(step.delayMs, signal))) return;
       await perform(producer, step.action);
     }
   }
 }
 
-/** The plan of an execution: `params.simulate` when given, else a realistic scenario. */
-export function planOf(record: ExecutionRecord): Step[] {
+/**
+ * The plan of an execution: `params.simulate` when given, else a realistic scenario seeded by
+ * the operation id. Lazy and re-iterable (see `Plan`).
+ */
+export function planOf(record: ExecutionRecord): Plan {
   const simulate = parseSimulate(record.params);
   if (simulate) return simulatedPlan(simulate);
-  return scenarioPlan(record.type, new SeededRandom(record.operationId));
+  return scenarioPlan(record.type, record.operationId);
 }
 
 /** Waits `ms`; false when aborted first. */

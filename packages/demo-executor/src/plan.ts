@@ -5,7 +5,7 @@ import type {
 } from '@execstream/event-schema';
 import type { ExecutionProducer } from '@execstream/stream-service';
 
-/** One producer call of a run. A plan is a list of them, fixed by the execution's record. */
+/** One producer call of a run. A plan is a sequence of them, fixed by the execution's record. */
 export type Action =
   | { kind: 'start'; reason: string }
   | { kind: 'timeline'; message: string; fields?: Omit<TimelineAppendedPayload, 'message'> }
@@ -21,24 +21,43 @@ export interface Step {
   action: Action;
 }
 
+/**
+ * The steps of a run, produced on demand: each iteration starts again from the first step and
+ * yields the same steps, drawn from the same seed. Never held as an array, so a run holds O(1)
+ * memory however many steps it has (`params.simulate.steps` goes up to 10,000).
+ */
+export type Plan = Iterable<Step>;
+
 /** How many events an action appends: its batch is atomic, so a run stops only between them. */
 export function eventCountOf(action: Action): number {
   return action.kind === 'retrying' || action.kind === 'complete' || action.kind === 'fail' ? 2 : 1;
 }
 
 /**
- * Where a run stands, from the stream alone: the index of the next step, given the sequence of
- * the last event. The first event (`accepted`, sequence 1) precedes every plan. `-1` when the
- * sequence falls inside no step boundary: someone else wrote to the stream, and the plan no
- * longer describes it.
+ * Where a run stands, from the stream alone, given the sequence of its last event: the index of
+ * the next step and the steps from there on. The first event (`accepted`, sequence 1) precedes
+ * every plan. `null` when the sequence falls inside no step boundary: someone else wrote to the
+ * stream, and the plan no longer describes it. The steps before are produced and dropped, one
+ * at a time.
  */
-export function nextStepIndex(plan: readonly Step[], sequence: number): number {
+export function resumePlan(
+  plan: Plan,
+  sequence: number,
+): { index: number; rest: Iterable<Step> } | null {
+  const steps = plan[Symbol.iterator]();
   let boundary = 1;
-  for (let index = 0; index < plan.length; index++) {
-    if (boundary === sequence) return index;
-    boundary += eventCountOf((plan[index] as Step).action);
+  for (let index = 0; boundary <= sequence; index++) {
+    if (boundary === sequence) return { index, rest: { [Symbol.iterator]: () => steps } };
+    const step = steps.next();
+    if (step.done) return null;
+    boundary += eventCountOf(step.value.action);
   }
-  return boundary === sequence ? plan.length : -1;
+  return null;
+}
+
+/** The index of the next step after `sequence` (see `resumePlan`), `-1` when there is none. */
+export function nextStepIndex(plan: Plan, sequence: number): number {
+  return resumePlan(plan, sequence)?.index ?? -1;
 }
 
 /** Appends one action through the producer API, as a real worker would. */

@@ -1,6 +1,6 @@
 import type { ExecutionType } from '@execstream/event-schema';
-import type { Action, Step } from './plan.ts';
-import type { SeededRandom } from './random.ts';
+import type { Action, Plan, Step } from './plan.ts';
+import { SeededRandom } from './random.ts';
 
 const CHAINS = [
   { id: 1, name: 'Ethereum' },
@@ -14,35 +14,42 @@ const TOKENS = [
   { symbol: 'DAI', usd: 1 },
 ] as const;
 
-/** Steps with demo pacing: a pause of 0.4–1.2 s before each, as real chains and wallets take. */
-class PlanBuilder {
-  readonly steps: Step[] = [];
+/** Steps yielded one at a time, then what the part that made them returns (a hash, a verdict). */
+type Steps<T = void> = Generator<Step, T, undefined>;
+
+/** Makes steps with demo pacing: a pause of 0.4–1.2 s before each, as chains and wallets take. */
+class Pacing {
   constructor(readonly random: SeededRandom) {}
 
-  add(action: Action, delayMs = Math.round(this.random.between(400, 1200))): this {
-    this.steps.push({ delayMs, action });
-    return this;
+  step(action: Action, delayMs = Math.round(this.random.between(400, 1200))): Step {
+    return { delayMs, action };
   }
 
-  timeline(message: string, fields: Extract<Action, { kind: 'timeline' }>['fields'] = {}): this {
-    return this.add({ kind: 'timeline', message, fields });
+  timeline(message: string, fields: Extract<Action, { kind: 'timeline' }>['fields'] = {}): Step {
+    return this.step({ kind: 'timeline', message, fields });
   }
 
-  progress(percent: number, step: string, message?: string): this {
-    return this.add({
+  progress(percent: number, step: string, message?: string): Step {
+    return this.step({
       kind: 'progress',
       percent,
       fields: message === undefined ? { step } : { step, message },
     });
   }
 
-  /** A transaction: submitted with its hash, then confirmations with progress. */
-  transaction(step: string, label: string, chainId: number, from: number, to: number): string {
+  /** A transaction: submitted with its hash, then confirmations with progress. Returns the hash. */
+  *transaction(
+    step: string,
+    label: string,
+    chainId: number,
+    from: number,
+    to: number,
+  ): Steps<string> {
     const txHash = this.random.txHash();
-    this.timeline(`${label} submitted onchain`, { step, txHash, chainId });
+    yield this.timeline(`${label} submitted onchain`, { step, txHash, chainId });
     const confirmations = 3;
     for (let index = 1; index <= confirmations; index++) {
-      this.progress(
+      yield this.progress(
         Math.round(from + ((to - from) * index) / confirmations),
         step,
         `${label}: ${index} of ${confirmations} confirmations`,
@@ -52,9 +59,9 @@ class PlanBuilder {
   }
 
   /** Sometimes the RPC node times out: a retryable error, then the retry. */
-  maybeRetry(step: string): this {
-    if (!this.random.chance(0.25)) return this;
-    this.add({
+  *maybeRetry(step: string): Steps {
+    if (!this.random.chance(0.25)) return;
+    yield this.step({
       kind: 'retrying',
       error: {
         code: 'RPC_TIMEOUT',
@@ -62,13 +69,13 @@ class PlanBuilder {
         details: { step },
       },
     });
-    return this.add({ kind: 'start', reason: 'Retrying' });
+    yield this.step({ kind: 'start', reason: 'Retrying' });
   }
 
   /** Sometimes the market moves too far: the run fails for good. True when it did. */
-  maybeFail(step: string): boolean {
+  *maybeFail(step: string): Steps<boolean> {
     if (!this.random.chance(0.1)) return false;
-    this.add({
+    yield this.step({
       kind: 'fail',
       error: {
         code: 'SLIPPAGE_EXCEEDED',
@@ -84,7 +91,7 @@ function amount(usd: number, tokenUsd: number): string {
   return (usd / tokenUsd).toFixed(tokenUsd >= 1_000 ? 6 : 2);
 }
 
-function swap(plan: PlanBuilder): void {
+function* swap(plan: Pacing): Steps {
   const { random } = plan;
   const chain = random.pick(CHAINS);
   const sell = random.pick(TOKENS);
@@ -92,22 +99,31 @@ function swap(plan: PlanBuilder): void {
   const usd = random.integer(50, 5_000);
   const sellAmount = amount(usd, sell.usd);
   const quoted = amount(usd * 0.997, buy.usd);
-  plan.add({ kind: 'start', reason: 'Swap started' });
-  plan.timeline(`Quote: ${sellAmount} ${sell.symbol} → ${quoted} ${buy.symbol} on ${chain.name}`, {
-    step: 'quote',
+  yield plan.step({ kind: 'start', reason: 'Swap started' });
+  yield plan.timeline(
+    `Quote: ${sellAmount} ${sell.symbol} → ${quoted} ${buy.symbol} on ${chain.name}`,
+    {
+      step: 'quote',
+      chainId: chain.id,
+      data: { sellToken: sell.symbol, buyToken: buy.symbol, sellAmount, quotedAmount: quoted },
+    },
+  );
+  yield plan.progress(15, 'quote');
+  yield plan.timeline(`Approval needed for ${sell.symbol}`, {
+    step: 'approval',
     chainId: chain.id,
-    data: { sellToken: sell.symbol, buyToken: buy.symbol, sellAmount, quotedAmount: quoted },
   });
-  plan.progress(15, 'quote');
-  plan.timeline(`Approval needed for ${sell.symbol}`, { step: 'approval', chainId: chain.id });
-  plan.add({ kind: 'awaitUser', reason: `Sign the ${sell.symbol} approval in your wallet` });
-  plan.add({ kind: 'start', reason: 'Approval signed' }, Math.round(random.between(1500, 3000)));
-  plan.transaction('approval', 'Approval', chain.id, 20, 35);
-  plan.maybeRetry('submit');
-  const txHash = plan.transaction('swap', 'Swap', chain.id, 50, 95);
-  if (plan.maybeFail('swap')) return;
+  yield plan.step({ kind: 'awaitUser', reason: `Sign the ${sell.symbol} approval in your wallet` });
+  yield plan.step(
+    { kind: 'start', reason: 'Approval signed' },
+    Math.round(random.between(1500, 3000)),
+  );
+  yield* plan.transaction('approval', 'Approval', chain.id, 20, 35);
+  yield* plan.maybeRetry('submit');
+  const txHash = yield* plan.transaction('swap', 'Swap', chain.id, 50, 95);
+  if (yield* plan.maybeFail('swap')) return;
   const received = amount(usd * random.between(0.994, 0.998), buy.usd);
-  plan.add({
+  yield plan.step({
     kind: 'complete',
     output: {
       sellToken: sell.symbol,
@@ -121,48 +137,48 @@ function swap(plan: PlanBuilder): void {
   });
 }
 
-function bridge(plan: PlanBuilder): void {
+function* bridge(plan: Pacing): Steps {
   const { random } = plan;
   const source = random.pick(CHAINS);
   const target = random.pick(CHAINS.filter((chain) => chain !== source));
   const sent = String(random.integer(100, 10_000));
-  plan.add({ kind: 'start', reason: 'Bridge started' });
-  plan.timeline(`Route: ${sent} USDC from ${source.name} to ${target.name}`, {
+  yield plan.step({ kind: 'start', reason: 'Bridge started' });
+  yield plan.timeline(`Route: ${sent} USDC from ${source.name} to ${target.name}`, {
     step: 'route',
     data: { fromChainId: source.id, toChainId: target.id, amount: sent },
   });
-  plan.progress(10, 'route');
-  plan.maybeRetry('deposit');
-  const sourceTx = plan.transaction('deposit', 'Deposit', source.id, 15, 45);
-  plan.timeline(`Waiting for the relayer on ${target.name}`, { step: 'relay' });
-  plan.progress(60, 'relay', 'Relaying');
-  plan.progress(75, 'relay', 'Relayed');
-  if (plan.maybeFail('relay')) return;
-  const targetTx = plan.transaction('release', 'Release', target.id, 80, 95);
+  yield plan.progress(10, 'route');
+  yield* plan.maybeRetry('deposit');
+  const sourceTx = yield* plan.transaction('deposit', 'Deposit', source.id, 15, 45);
+  yield plan.timeline(`Waiting for the relayer on ${target.name}`, { step: 'relay' });
+  yield plan.progress(60, 'relay', 'Relaying');
+  yield plan.progress(75, 'relay', 'Relayed');
+  if (yield* plan.maybeFail('relay')) return;
+  const targetTx = yield* plan.transaction('release', 'Release', target.id, 80, 95);
   const received = (Number(sent) * 0.999).toFixed(2);
-  plan.add({
+  yield plan.step({
     kind: 'complete',
     output: { amountSent: sent, amountReceived: received, sourceTx, targetTx },
     summary: `Bridged ${sent} USDC to ${target.name}, received ${received}`,
   });
 }
 
-function rebalance(plan: PlanBuilder): void {
+function* rebalance(plan: Pacing): Steps {
   const { random } = plan;
   const chain = random.pick(CHAINS);
   const trades = random.integer(2, 3);
-  plan.add({ kind: 'start', reason: 'Rebalance started' });
-  plan.timeline('Portfolio drifted from its target weights', {
+  yield plan.step({ kind: 'start', reason: 'Rebalance started' });
+  yield plan.timeline('Portfolio drifted from its target weights', {
     step: 'analyse',
     data: { targetWeights: { ETH: 0.5, USDC: 0.3, WBTC: 0.2 } },
   });
-  plan.progress(10, 'analyse');
+  yield plan.progress(10, 'analyse');
   const txHashes: string[] = [];
   for (let trade = 1; trade <= trades; trade++) {
     const from = 10 + ((trade - 1) * 80) / trades;
-    plan.maybeRetry(`trade-${trade}`);
+    yield* plan.maybeRetry(`trade-${trade}`);
     txHashes.push(
-      plan.transaction(
+      yield* plan.transaction(
         `trade-${trade}`,
         `Trade ${trade} of ${trades}`,
         chain.id,
@@ -171,42 +187,48 @@ function rebalance(plan: PlanBuilder): void {
       ),
     );
   }
-  if (plan.maybeFail('rebalance')) return;
-  plan.add({
+  if (yield* plan.maybeFail('rebalance')) return;
+  yield plan.step({
     kind: 'complete',
     output: { trades, txHashes, chainId: chain.id },
     summary: `Rebalanced with ${trades} trades`,
   });
 }
 
-function withdraw(plan: PlanBuilder): void {
+function* withdraw(plan: Pacing): Steps {
   const { random } = plan;
   const chain = random.pick(CHAINS);
   const token = random.pick(TOKENS);
   const withdrawn = amount(random.integer(20, 2_000), token.usd);
-  plan.add({ kind: 'start', reason: 'Withdrawal started' });
-  plan.timeline(`Checking the ${token.symbol} balance`, { step: 'validate', chainId: chain.id });
-  plan.progress(20, 'validate');
-  plan.maybeRetry('withdraw');
-  const txHash = plan.transaction('withdraw', 'Withdrawal', chain.id, 40, 95);
-  if (plan.maybeFail('withdraw')) return;
-  plan.add({
+  yield plan.step({ kind: 'start', reason: 'Withdrawal started' });
+  yield plan.timeline(`Checking the ${token.symbol} balance`, {
+    step: 'validate',
+    chainId: chain.id,
+  });
+  yield plan.progress(20, 'validate');
+  yield* plan.maybeRetry('withdraw');
+  const txHash = yield* plan.transaction('withdraw', 'Withdrawal', chain.id, 40, 95);
+  if (yield* plan.maybeFail('withdraw')) return;
+  yield plan.step({
     kind: 'complete',
     output: { token: token.symbol, amount: withdrawn, txHash, chainId: chain.id },
     summary: `Withdrew ${withdrawn} ${token.symbol}`,
   });
 }
 
-const SCENARIOS: Record<ExecutionType, (plan: PlanBuilder) => void> = {
+const SCENARIOS: Record<ExecutionType, (plan: Pacing) => Steps> = {
   swap,
   bridge,
   rebalance,
   withdraw,
 };
 
-/** A realistic run of an execution type, drawn from `random` (seeded by the operation id). */
-export function scenarioPlan(type: ExecutionType, random: SeededRandom): Step[] {
-  const plan = new PlanBuilder(random);
-  SCENARIOS[type](plan);
-  return plan.steps;
+/**
+ * A realistic run of an execution type, drawn from a generator seeded with `seed` (the operation
+ * id): every iteration starts a fresh generator, so it yields the same steps each time. Values are
+ * drawn in the order the steps were once built in as a whole array, so a run started by an older
+ * version of this code is resumed by this one step for step.
+ */
+export function scenarioPlan(type: ExecutionType, seed: string): Plan {
+  return { [Symbol.iterator]: () => SCENARIOS[type](new Pacing(new SeededRandom(seed))) };
 }

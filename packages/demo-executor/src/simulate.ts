@@ -1,6 +1,6 @@
 import { InvalidInputError } from '@execstream/stream-service';
 import { z } from 'zod';
-import type { Step } from './plan.ts';
+import type { Plan } from './plan.ts';
 
 /** `params.simulate` (CONTRACT §8): a deterministic run for tests and demos. */
 export const SimulateSchema = z.strictObject({
@@ -27,35 +27,37 @@ export function parseSimulate(params: Record<string, unknown>): Simulate | null 
 /**
  * Exactly: `running`, then `steps` progress events, then the outcome (result + `completed`, or
  * error + `failed`), each after `intervalMs`. With the first `accepted` event a run has
- * `steps + 4` events and lasts about `(steps + 2) × intervalMs`.
+ * `steps + 4` events and lasts about `(steps + 2) × intervalMs`. Each step is made when it is
+ * reached, from its index alone.
  */
-export function simulatedPlan(simulate: Simulate): Step[] {
-  const { steps, intervalMs, outcome } = simulate;
-  const plan: Step[] = [
-    { delayMs: intervalMs, action: { kind: 'start', reason: 'Simulation started' } },
-  ];
-  for (let step = 1; step <= steps; step++) {
-    plan.push({
-      delayMs: intervalMs,
-      action: {
-        kind: 'progress',
-        percent: Math.floor((step * 100) / steps),
-        fields: { step: 'simulate', message: `Step ${step} of ${steps}` },
-      },
-    });
-  }
-  plan.push({
-    delayMs: intervalMs,
-    action:
-      outcome === 'completed'
-        ? { kind: 'complete', output: { steps }, summary: `Simulated ${steps} steps` }
-        : {
-            kind: 'fail',
-            error: {
-              code: 'SIMULATED_FAILURE',
-              message: 'The run failed as params.simulate.outcome asked',
-            },
+export function simulatedPlan(simulate: Simulate): Plan {
+  return {
+    *[Symbol.iterator]() {
+      const { steps, intervalMs, outcome } = simulate;
+      yield { delayMs: intervalMs, action: { kind: 'start', reason: 'Simulation started' } };
+      for (let step = 1; step <= steps; step++) {
+        yield {
+          delayMs: intervalMs,
+          action: {
+            kind: 'progress',
+            percent: Math.floor((step * 100) / steps),
+            fields: { step: 'simulate', message: `Step ${step} of ${steps}` },
           },
-  });
-  return plan;
+        };
+      }
+      yield {
+        delayMs: intervalMs,
+        action:
+          outcome === 'completed'
+            ? { kind: 'complete', output: { steps }, summary: `Simulated ${steps} steps` }
+            : {
+                kind: 'fail',
+                error: {
+                  code: 'SIMULATED_FAILURE',
+                  message: 'The run failed as params.simulate.outcome asked',
+                },
+              },
+      };
+    },
+  };
 }

@@ -20,6 +20,11 @@ export interface OwnerKeys {
   executions: string;
   /** String: the last creation-order number handed out. */
   counter: string;
+  /**
+   * Sorted set: the owner's reservations of unfinished-execution slots, op ids scored by when
+   * they were reserved (ms). Its size is what `maxUnfinished` is checked against.
+   */
+  unfinished: string;
 }
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -40,6 +45,7 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
  * <prefix>:{owner:O}:counter             string  creation-order counter
  * <prefix>:{owner:O}:idem:<key>          string  op id claimed by an idempotency key
  * <prefix>:{owner:O}:stream-slots        zset    open-stream slot ids by expiry (server ms)
+ * <prefix>:{owner:O}:unfinished          zset    op ids holding a slot, by reserved-at ms
  * <prefix>:{unfinished}                  zset    op ids not yet terminal, by createdAt ms
  * ```
  *
@@ -69,7 +75,11 @@ export class RedisKeys {
 
   owner(ownerId: string): OwnerKeys {
     const base = this.#ownerBase(ownerId);
-    return { executions: `${base}:executions`, counter: `${base}:counter` };
+    return {
+      executions: `${base}:executions`,
+      counter: `${base}:counter`,
+      unfinished: `${base}:unfinished`,
+    };
   }
 
   idempotency(ownerId: string, idempotencyKey: string): string {

@@ -21,12 +21,13 @@ import {
   type LiveListener,
   type RetentionInfo,
   type StreamBackend,
+  type UnfinishedReservation,
 } from '@execstream/stream-service';
 import { type ConnectOptions, connectRedis, type RedisClient, waitUntilReady } from './connect.ts';
 import { storeCall } from './errors.ts';
 import { RedisKeys } from './keys.ts';
 import { LiveHub } from './live-hub.ts';
-import { interpretCommit, runScript, SCRIPTS } from './scripts.ts';
+import { interpretCommit, interpretReserve, runScript, SCRIPTS } from './scripts.ts';
 
 export interface RedisBackendOptions extends ConnectOptions {
   /**
@@ -369,6 +370,48 @@ export class RedisBackend implements StreamBackend {
     return unfinished;
   }
 
+  async reserveUnfinished(
+    ownerId: string,
+    operationId: OperationId,
+    limit: number | null,
+    atMs: number,
+  ): Promise<boolean> {
+    const { unfinished } = this.#keys.owner(ownerId);
+    const reply = await storeCall(() =>
+      runScript(
+        this.#client,
+        SCRIPTS.reserve,
+        [unfinished],
+        [operationId, limit === null ? '' : limit, atMs],
+      ),
+    );
+    return interpretReserve(reply);
+  }
+
+  async releaseUnfinished(ownerId: string, operationIds: readonly OperationId[]): Promise<void> {
+    if (operationIds.length === 0) return;
+    const { unfinished } = this.#keys.owner(ownerId);
+    await storeCall(() => this.#client.zrem(unfinished, ...operationIds));
+  }
+
+  async listReservations(ownerId: string, limit: number): Promise<UnfinishedReservation[]> {
+    const { unfinished } = this.#keys.owner(ownerId);
+    const page = await storeCall(() => this.#client.zrange(unfinished, 0, limit - 1, 'WITHSCORES'));
+    const reservations: UnfinishedReservation[] = [];
+    for (let index = 0; index < page.length; index += 2) {
+      reservations.push({
+        operationId: page[index] as OperationId,
+        reservedAtMs: Number(page[index + 1]),
+      });
+    }
+    return reservations;
+  }
+
+  async findIdempotent(ownerId: string, idempotencyKey: string): Promise<OperationId | null> {
+    const claim = this.#keys.idempotency(ownerId, idempotencyKey);
+    return (await storeCall(() => this.#client.get(claim))) as OperationId | null;
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.#client.ping()) === 'PONG';
@@ -386,17 +429,22 @@ export class RedisBackend implements StreamBackend {
 
   /**
    * The owner-side and index-side bookkeeping of an execution that just ended, in other hash
-   * slots than its own keys, so after its commit: the idempotency claim expires with it, then it
-   * leaves the unfinished index. Best effort: the commit has happened whatever this does, and
-   * `listUnfinished` redoes it for any entry still indexed (the claim first, so an entry is only
-   * dropped once its claim is set to expire).
+   * slots than its own keys, so after its commit: the idempotency claim expires with it, its
+   * owner's slot is freed, then it leaves the unfinished index. Best effort: the commit has
+   * happened whatever this does; `listUnfinished` redoes it for any entry still indexed (the
+   * index last, so an entry is only dropped once the rest is done), and the service prunes a
+   * slot still held by an execution that ended.
    */
   async #afterTerminal(operationId: OperationId, record: ExecutionRecord): Promise<void> {
     try {
-      if (record.idempotencyKey !== null) {
-        const claim = this.#keys.idempotency(record.ownerId, record.idempotencyKey);
-        await this.#client.pexpire(claim, this.#ttlMs);
-      }
+      const claim =
+        record.idempotencyKey === null
+          ? null
+          : this.#keys.idempotency(record.ownerId, record.idempotencyKey);
+      await Promise.all([
+        claim === null ? null : this.#client.pexpire(claim, this.#ttlMs),
+        this.#client.zrem(this.#keys.owner(record.ownerId).unfinished, operationId),
+      ]);
       await this.#client.zrem(this.#keys.unfinished(), operationId);
     } catch {
       // Left for the next listUnfinished, which finds the entry terminal and finishes this.

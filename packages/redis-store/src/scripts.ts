@@ -20,6 +20,7 @@ export const SCRIPTS = {
   commit: load('commit'),
   readState: load('read-state'),
   claim: load('claim'),
+  reserve: load('reserve'),
   acquireLease: load('acquire-lease'),
   releaseLease: load('release-lease'),
   acquireStreamSlot: load('acquire-stream-slot'),
@@ -72,4 +73,14 @@ export function interpretCommit(reply: unknown): CommitReply {
     default:
       throw new Error(`commit.lua: unexpected reply ${JSON.stringify(reply)}`);
   }
+}
+
+/** reserve.lua's replies. */
+const RESERVE_REPLY = { reserved: 1, full: 0 } as const;
+
+/** What reserve.lua answered: true when the id holds a slot, false when the owner is full. */
+export function interpretReserve(reply: unknown): boolean {
+  if (reply === RESERVE_REPLY.reserved) return true;
+  if (reply === RESERVE_REPLY.full) return false;
+  throw new Error(`reserve.lua: unexpected reply ${JSON.stringify(reply)}`);
 }

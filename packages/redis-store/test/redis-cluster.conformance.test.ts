@@ -1,9 +1,9 @@
 import { describeConformance } from '@execstream/stream-service/conformance';
-import { clusterUrl, openRedisStreams, redisClusterForFile } from './support.ts';
+import { clusterUrl, openRedisBackend, redisClusterForFile } from './support.ts';
 
 const cluster = redisClusterForFile();
 
 describeConformance({
   name: 'redis-cluster',
-  create: async (options) => openRedisStreams({ url: clusterUrl(await cluster()), ...options }),
+  backend: async (options) => openRedisBackend({ url: clusterUrl(await cluster()), ...options }),
 });

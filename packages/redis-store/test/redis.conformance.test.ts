@@ -1,9 +1,9 @@
 import { describeConformance } from '@execstream/stream-service/conformance';
-import { openRedisStreams, redisServerForFile } from './support.ts';
+import { openRedisBackend, redisServerForFile } from './support.ts';
 
 const server = redisServerForFile();
 
 describeConformance({
   name: 'redis',
-  create: async (options) => openRedisStreams({ url: (await server()).url, ...options }),
+  backend: async (options) => openRedisBackend({ url: (await server()).url, ...options }),
 });

@@ -59,6 +59,7 @@ describe('key layout', () => {
         keys.timeline,
         owner.executions,
         owner.counter,
+        owner.unfinished,
         idempotency,
         store.keys.unfinished(),
       ].sort(),
@@ -70,6 +71,7 @@ describe('key layout', () => {
       [keys.timeline]: 'list',
       [owner.executions]: 'zset',
       [owner.counter]: 'string',
+      [owner.unfinished]: 'zset',
       [idempotency]: 'string',
       [store.keys.unfinished()]: 'zset',
     });
@@ -102,7 +104,10 @@ describe('key layout', () => {
         [keys.state, keys.events, keys.timeline, idempotency].map((key) => store.call('PTTL', key)),
       );
     expect(await ttls()).toEqual([-1, -1, -1, -1]);
-    expect(await store.call('ZSCORE', store.keys.unfinished(), operationId)).not.toBeNull();
+    const indexes = [store.keys.unfinished(), store.keys.owner('o').unfinished];
+    const scores = () =>
+      Promise.all(indexes.map((index) => store.call('ZSCORE', index, operationId)));
+    for (const score of await scores()) expect(score).not.toBeNull();
 
     await store.append(operationId, [
       { kind: 'execution.state_changed', payload: { from: 'running', to: 'cancelled' } },
@@ -112,7 +117,7 @@ describe('key layout', () => {
       expect(ttl).toBeLessThanOrEqual(600_000);
     }
     expect(await store.call('EXISTS', keys.lease)).toBe(0);
-    expect(await store.call('ZSCORE', store.keys.unfinished(), operationId)).toBeNull();
+    expect(await scores()).toEqual([null, null]);
   });
 });
 
@@ -217,6 +222,8 @@ describe('creating across hash slots', () => {
     ]);
     const again = await store.create({ ownerId: 'o', type: 'swap', idempotencyKey: 'retry-me' });
     expect(again).toMatchObject({ created: false, record: { operationId: 'op_crashed' } });
+    // The slot reserved for the retry's own id went to the execution it completed.
+    expect(await store.call('ZRANGE', owner.unfinished, '0', '-1')).toEqual(['op_crashed']);
   });
 
   it('drops unfinished-index entries of executions that ended or never came to be', async () => {

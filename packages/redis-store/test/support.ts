@@ -7,7 +7,11 @@ import {
 } from '@execstream/redis-testing';
 import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
 import { afterAll, expect } from 'vitest';
-import { createRedisExecutionStreams, type RedisBackendOptions } from '../src/index.ts';
+import {
+  createRedisExecutionStreams,
+  RedisBackend,
+  type RedisBackendOptions,
+} from '../src/index.ts';
 
 /**
  * One real process (or cluster) per test file, started on first use and stopped after the
@@ -47,6 +51,11 @@ export async function openRedisStreams(
   options: RedisBackendOptions & { maxQueuedEvents?: number },
 ) {
   return createRedisExecutionStreams({ keyPrefix: uniquePrefix(), ...options });
+}
+
+/** A Redis backend on a fresh key prefix unless one is given. */
+export function openRedisBackend(options: RedisBackendOptions): Promise<RedisBackend> {
+  return RedisBackend.connect({ keyPrefix: uniquePrefix(), ...options });
 }
 
 /** Every retained event of an execution, oldest first. */

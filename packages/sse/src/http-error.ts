@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import {
+  clientMessage,
   ExecutionStreamError,
   type StreamErrorCode,
   TooManyRequestsError,
@@ -23,6 +24,7 @@ const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
   ILLEGAL_TRANSITION: 409,
   EXECUTION_TERMINAL: 409,
   SEQUENCE_CONFLICT: 409,
+  TOO_MANY_EXECUTIONS: 429,
   STORE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
 };
@@ -52,8 +54,7 @@ export const INTERNAL_ERROR: HttpError = {
 export function httpErrorOf(error: unknown): HttpError | null {
   if (!(error instanceof ExecutionStreamError)) return null;
   const status = STATUS_BY_CODE[error.code];
-  // A store outage says nothing useful to the client beyond "try again".
-  const message = status === 503 ? 'The execution store is unavailable; retry' : error.message;
+  const message = clientMessage(error);
   if (error instanceof TooManyRequestsError) {
     return { status, code: error.code, message, retryAfterSeconds: error.retryAfterSeconds };
   }

@@ -12,6 +12,7 @@ export type StreamErrorCode =
   | 'ILLEGAL_TRANSITION'
   | 'EXECUTION_TERMINAL'
   | 'SEQUENCE_CONFLICT'
+  | 'TOO_MANY_EXECUTIONS'
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED';
 
@@ -22,6 +23,22 @@ export class ExecutionStreamError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+  }
+}
+
+/**
+ * What a client may read of an error: its message, except where that holds internals (a
+ * conflict's sequence numbers, the store's own words), which stay in `message` for the logs.
+ * Both surfaces answer with this, so neither can leak them.
+ */
+export function clientMessage(error: ExecutionStreamError): string {
+  switch (error.code) {
+    case 'SEQUENCE_CONFLICT':
+      return 'The execution changed meanwhile; retry';
+    case 'STORE_UNAVAILABLE':
+      return 'The execution store is unavailable; retry';
+    default:
+      return error.message;
   }
 }
 
@@ -97,13 +114,6 @@ export class SequenceConflictError extends ExecutionStreamError {
   }
 }
 
-/** The store could not be reached; nothing was written. */
-export class StoreUnavailableError extends ExecutionStreamError {
-  constructor(message = 'The execution store is unavailable', options?: { cause?: unknown }) {
-    super('STORE_UNAVAILABLE', message, options);
-  }
-}
-
 /**
  * A limit of CONTRACT §8 was reached: nothing was done, and the same request may succeed after
  * `retryAfterSeconds` (the `Retry-After` of the 429). Every 429 of every surface is one of these.
@@ -131,5 +141,30 @@ export class RateLimitedError extends TooManyRequestsError {
       'Too many failed credential checks from this address; retry later',
       retryAfterSeconds,
     );
+  }
+}
+
+/**
+ * The owner already has `limit` executions not yet terminal (CONTRACT §8); nothing was created.
+ * Surfaces answer 429 with `Retry-After: retryAfterSeconds`.
+ */
+export class TooManyExecutionsError extends TooManyRequestsError {
+  constructor(
+    readonly limit: number,
+    /** When a retry may find a slot free: a hint, since no one knows when a run ends. */
+    retryAfterSeconds: number,
+  ) {
+    super(
+      'TOO_MANY_EXECUTIONS',
+      `At most ${limit} executions may be unfinished at once; retry once one has ended`,
+      retryAfterSeconds,
+    );
+  }
+}
+
+/** The store could not be reached; nothing was written. */
+export class StoreUnavailableError extends ExecutionStreamError {
+  constructor(message = 'The execution store is unavailable', options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', message, options);
   }
 }

@@ -1,4 +1,5 @@
 export { MAX_BATCH_SIZE, parseDrafts, prepareBatch } from './batch.ts';
+export { type CancelOptions, cancelExecution } from './cancel.ts';
 export * from './errors.ts';
 export * from './memory/index.ts';
 export { ExecutionProducer } from './producer.ts';

@@ -31,6 +31,7 @@ import type {
   StreamBackend,
   StreamServiceOptions,
 } from './types.ts';
+import { createCounted, PruneThrottle } from './unfinished-limit.ts';
 
 /** Page size bounds of `readHistory` (CONTRACT §6: `limit` 1..1000). */
 export const HISTORY_LIMIT = { default: 100, max: 1000 } as const;
@@ -50,6 +51,7 @@ const CreateInputSchema = z.object({
   params: z.record(z.string(), z.unknown()).default({}),
   idempotencyKey: z.string().min(1).max(256).nullish(),
   operationId: OperationIdSchema.optional(),
+  maxUnfinished: z.number().int().min(1).optional(),
 });
 
 /**
@@ -64,6 +66,7 @@ export function createStreamService(
   const pageSize = options.replayPageSize ?? 500;
   const now = options.now ?? Date.now;
   let openSubscriptions = 0;
+  const pruneThrottle = new PruneThrottle(options.pruneIntervalMs ?? 5_000);
 
   async function readStateOrThrow(operationId: OperationId) {
     const state = await backend.readState(operationId);
@@ -106,7 +109,7 @@ export function createStreamService(
     async create(input: CreateExecutionInput) {
       const parsed = CreateInputSchema.safeParse(input);
       if (!parsed.success) throw InvalidInputError.fromZod(parsed.error);
-      const { ownerId, type, params, idempotencyKey } = parsed.data;
+      const { ownerId, type, params, idempotencyKey, maxUnfinished } = parsed.data;
       const operationId = parsed.data.operationId ?? newOperationId();
       const nowMs = now();
       const createdAt = new Date(nowMs).toISOString();
@@ -128,7 +131,14 @@ export function createStreamService(
         payload: { from: null, to: 'accepted' },
       });
       const snapshot = foldExecution(initialSnapshot({ operationId, type, createdAt }), [first]);
-      const { state, created } = await backend.createExecution(record, first, snapshot);
+      const { state, created } = await createCounted(backend, {
+        record,
+        first,
+        snapshot,
+        limit: maxUnfinished ?? null,
+        nowMs,
+        throttle: pruneThrottle,
+      });
       return { record: state.record, snapshot: state.snapshot, created };
     },
 

@@ -30,6 +30,14 @@ export interface CreateExecutionInput {
   idempotencyKey?: string | null;
   /** @default a new `op_<ULID>` */
   operationId?: OperationId;
+  /**
+   * How many executions of this owner may be not yet terminal at once, this one included. At
+   * the limit, `create` throws `TooManyExecutionsError` and creates nothing, unless the
+   * idempotency key (or operation id) names an existing execution, which is returned as always.
+   * Counted in the store, so it holds across every process sharing it. An integer ≥ 1.
+   * @default undefined (no limit)
+   */
+  maxUnfinished?: number;
 }
 
 export interface CreateExecutionResult {
@@ -179,6 +187,13 @@ export interface CommitBatch {
   timelineEntries: TimelineEntry[];
 }
 
+/** An owner's hold on one of its unfinished-execution slots; see `reserveUnfinished`. */
+export interface UnfinishedReservation {
+  operationId: OperationId;
+  /** When it was taken (ms since the epoch, the service's clock). */
+  reservedAtMs: number;
+}
+
 /** The result of a compare-and-set commit. */
 export type CommitOutcome = 'committed' | 'conflict' | 'missing';
 
@@ -203,8 +218,8 @@ export interface StreamBackend {
   readHead(operationId: OperationId): Promise<ExecutionHead | null>;
   /**
    * Stores `envelopes`, the folded `head` and the `timelineEntries` they add, atomically, only if
-   * the stream is still at `baseSequence`. Trims to the retention bound, sets the expiry once
-   * terminal, and notifies live listeners.
+   * the stream is still at `baseSequence`. Trims to the retention bound, notifies live listeners,
+   * and once terminal sets the expiry and (after the commit) frees the owner's reservation.
    */
   commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome>;
   /** Retained events strictly after `after`, oldest first, at most `limit`. */
@@ -222,6 +237,24 @@ export interface StreamBackend {
   acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(operationId: OperationId, holder: string): Promise<void>;
   listUnfinished(limit: number): Promise<OperationId[]>;
+  /**
+   * Takes a slot among the owner's unfinished executions for `operationId`, in one atomic step
+   * across every process sharing the store: true when it holds one now (taken, or held already),
+   * false when the owner holds `limit` reservations. With `limit` null it always takes one, so
+   * executions created without a limit still count against a later call with one.
+   */
+  reserveUnfinished(
+    ownerId: string,
+    operationId: OperationId,
+    limit: number | null,
+    atMs: number,
+  ): Promise<boolean>;
+  /** Frees these reservations of the owner; ids it does not hold are ignored. */
+  releaseUnfinished(ownerId: string, operationIds: readonly OperationId[]): Promise<void>;
+  /** The owner's reservations, oldest first, at most `limit`. */
+  listReservations(ownerId: string, limit: number): Promise<UnfinishedReservation[]>;
+  /** The operation id the owner's idempotency key stands for, `null` when none. */
+  findIdempotent(ownerId: string, idempotencyKey: string): Promise<OperationId | null>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -238,6 +271,12 @@ export interface StreamServiceOptions {
    * @default 500
    */
   replayPageSize?: number;
+  /**
+   * How often, at most, one owner's unfinished-execution reservations are pruned when it is at
+   * its limit (each prune reads up to a thousand heads; see `unfinished-limit.ts`).
+   * @default 5_000
+   */
+  pruneIntervalMs?: number;
   /** @default Date.now */
   now?: () => number;
 }

@@ -1,7 +1,7 @@
 import { describeConformance } from '../src/conformance/index.ts';
-import { createMemoryExecutionStreams } from '../src/index.ts';
+import { MemoryBackend } from '../src/index.ts';
 
 describeConformance({
   name: 'memory',
-  create: async (options) => createMemoryExecutionStreams(options),
+  backend: async (options) => new MemoryBackend(options),
 });

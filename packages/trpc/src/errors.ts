@@ -1,4 +1,5 @@
 import {
+  clientMessage,
   describeFirstIssue,
   ExecutionStreamError,
   type StreamErrorCode,
@@ -17,21 +18,21 @@ const TRPC_CODE_BY_STREAM_CODE: Record<StreamErrorCode, TRPC_ERROR_CODE_KEY> = {
   ILLEGAL_TRANSITION: 'CONFLICT',
   EXECUTION_TERMINAL: 'CONFLICT',
   SEQUENCE_CONFLICT: 'CONFLICT',
+  TOO_MANY_EXECUTIONS: 'TOO_MANY_REQUESTS',
   STORE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
 };
 
 /**
- * The one mapping of stream-service errors to the tRPC edge. Anything else becomes a bare
- * INTERNAL_SERVER_ERROR whose message says nothing internal; the cause stays for server logs.
+ * The one mapping of stream-service errors to the tRPC edge, with their client-facing message.
+ * Anything else becomes a bare INTERNAL_SERVER_ERROR whose message says nothing internal; the
+ * cause stays for server logs (and `TooManyExecutionsError.retryAfterSeconds` for a Retry-After).
  */
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
   if (error instanceof ExecutionStreamError) {
     const code = TRPC_CODE_BY_STREAM_CODE[error.code];
-    const message =
-      code === 'SERVICE_UNAVAILABLE' ? 'The execution store is unavailable; retry' : error.message;
-    return new TRPCError({ code, message, cause: error });
+    return new TRPCError({ code, message: clientMessage(error), cause: error });
   }
   return new TRPCError({
     code: 'INTERNAL_SERVER_ERROR',

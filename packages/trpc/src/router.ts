@@ -6,18 +6,12 @@ import {
   onShutdown,
   openDelivery,
 } from '@execstream/delivery';
-import {
-  ExecutionTypeSchema,
-  isTerminalStatus,
-  type OperationId,
-  OperationIdSchema,
-} from '@execstream/event-schema';
+import { ExecutionTypeSchema, type OperationId, OperationIdSchema } from '@execstream/event-schema';
 import { checkPingInterval, resetUnlessFinished, STREAM_DEFAULTS } from '@execstream/sse';
 import {
-  ExecutionProducer,
+  cancelExecution,
   type ExecutionRecord,
   type ExecutionStreams,
-  ExecutionTerminalError,
   HISTORY_LIMIT,
   LIST_LIMIT,
 } from '@execstream/stream-service';
@@ -62,6 +56,12 @@ export interface ExecutionsRouterOptions {
    */
   endGraceMs?: number;
   observer?: DeliveryObserver;
+  /**
+   * Executions of one owner not yet terminal; `submit` past it answers TOO_MANY_REQUESTS
+   * (CONTRACT §8).
+   * @default no limit
+   */
+  maxUnfinishedPerOwner?: number;
   /**
    * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a
    * subscription fails with TOO_MANY_REQUESTS and `data.retryAfterSeconds`.
@@ -244,6 +244,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
             type: input.type,
             params,
             idempotencyKey: input.idempotencyKey ?? null,
+            maxUnfinished: options.maxUnfinishedPerOwner,
           });
         });
         if (result.created) runner?.submitted(result.record);
@@ -252,18 +253,10 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
 
     cancel: authed.input(OperationInput).mutation(async ({ ctx, input }) => {
       await owned(ctx.principal.ownerId, input.operationId);
-      return edge(async () => {
-        const snapshot = await streams.getSnapshot(input.operationId);
-        if (isTerminalStatus(snapshot.status)) return snapshot;
-        try {
-          const producer = await ExecutionProducer.attach(streams, input.operationId);
-          await producer.cancel('Cancelled by the owner');
-        } catch (error) {
-          // It finished while we asked: cancelling a finished execution changes nothing.
-          if (!(error instanceof ExecutionTerminalError)) throw error;
-        }
-        return streams.getSnapshot(input.operationId);
-      });
+      // Lands however busy the executor is; an execution that ended first keeps its own end.
+      return edge(() =>
+        cancelExecution(streams, input.operationId, { reason: 'Cancelled by the owner' }),
+      );
     }),
   });
 

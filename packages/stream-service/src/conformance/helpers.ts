@@ -8,6 +8,7 @@ import {
   serializeEnvelope,
 } from '@execstream/event-schema';
 import { ExecutionProducer } from '../producer.ts';
+import { createStreamService } from '../service.ts';
 import type { ExecutionStreams, ExecutionSubscription } from '../types.ts';
 import type { ConformanceServiceOptions, ConformanceTarget } from './target.ts';
 
@@ -16,8 +17,21 @@ export async function openService(
   target: ConformanceTarget,
   options?: ConformanceServiceOptions,
 ): Promise<ExecutionStreams & AsyncDisposable> {
-  const service = await target.create(options);
-  return Object.assign(service, { [Symbol.asyncDispose]: () => service.close() });
+  return (await openStore(target, options)).streams;
+}
+
+/** A service and the backend under it; `await using` closes both. */
+export async function openStore(target: ConformanceTarget, options?: ConformanceServiceOptions) {
+  const backend = await target.backend(options);
+  const streams = createStreamService(backend, {
+    maxQueuedEvents: options?.maxQueuedEvents,
+    pruneIntervalMs: options?.pruneIntervalMs,
+  });
+  return {
+    streams: Object.assign(streams, { [Symbol.asyncDispose]: () => streams.close() }),
+    backend,
+    [Symbol.asyncDispose]: () => streams.close(),
+  };
 }
 
 /** A new execution taken to `running`, with its producer. */

@@ -1,7 +1,9 @@
 import { describe } from 'vitest';
+import { cancelRules } from './cancel.ts';
 import { creationAndAppendRules } from './creation-and-append.ts';
 import { handoverRules } from './handover.ts';
 import { lifecycleRules } from './lifecycle.ts';
+import { unfinishedLimitRules } from './limits.ts';
 import { subscribeRules } from './subscribe.ts';
 import type { ConformanceTarget } from './target.ts';
 
@@ -16,6 +18,8 @@ export function describeConformance(target: ConformanceTarget): void {
     creationAndAppendRules(target);
     subscribeRules(target);
     lifecycleRules(target);
+    unfinishedLimitRules(target);
+    cancelRules(target);
     handoverRules(target);
   });
 }

@@ -1,7 +1,8 @@
-import type { ExecutionStreams, StreamServiceOptions } from '../types.ts';
+import type { StreamBackend, StreamServiceOptions } from '../types.ts';
 
 /** Settings a conformance test asks of a fresh service. */
-export interface ConformanceServiceOptions extends Pick<StreamServiceOptions, 'maxQueuedEvents'> {
+export interface ConformanceServiceOptions
+  extends Pick<StreamServiceOptions, 'maxQueuedEvents' | 'pruneIntervalMs'> {
   /** Events retained per execution. */
   maxEventsPerStream?: number;
   /** How long a terminal execution lives on. */
@@ -12,8 +13,12 @@ export interface ConformanceServiceOptions extends Pick<StreamServiceOptions, 'm
 export interface ConformanceTarget {
   /** Shown in test names, e.g. `memory`, `redis`, `redis-cluster`. */
   name: string;
-  /** A fresh, empty service; the suite closes it when each test ends. */
-  create(options?: ConformanceServiceOptions): Promise<ExecutionStreams>;
+  /**
+   * A fresh, empty backend; the suite builds the service on it with `createStreamService`, as
+   * every store does, and closes it when each test ends. The suite touches the backend itself
+   * only to leave it as a process that died between two steps would.
+   */
+  backend(options?: ConformanceServiceOptions): Promise<StreamBackend>;
   /**
    * Randomised replay-to-live hand-over runs.
    * @default 300

@@ -18,6 +18,7 @@ import type {
   LiveListener,
   RetentionInfo,
   StreamBackend,
+  UnfinishedReservation,
 } from '../types.ts';
 import { RetainedEvents } from './retained-events.ts';
 
@@ -68,6 +69,8 @@ export class MemoryBackend implements StreamBackend {
   readonly #byOwner = new Map<string, OperationId[]>();
   /** Executions not yet terminal, in creation order: what workers poll, without a full scan. */
   readonly #unfinished = new Set<OperationId>();
+  /** Each owner's reservations of unfinished-execution slots: operation id → reserved at (ms). */
+  readonly #reservations = new Map<string, Map<OperationId, number>>();
   readonly #listeners = new Map<OperationId, Set<LiveListener>>();
   #listenerCount = 0;
   readonly #sweeper: NodeJS.Timeout;
@@ -138,6 +141,7 @@ export class MemoryBackend implements StreamBackend {
       stored.expiresAt = this.#now() + this.#ttlMs;
       stored.lease = null;
       this.#unfinished.delete(operationId);
+      this.#release(stored.record.ownerId, operationId);
     }
     const listeners = this.#listeners.get(operationId);
     if (listeners) for (const listener of [...listeners]) listener.onEvents(batch.envelopes);
@@ -226,6 +230,36 @@ export class MemoryBackend implements StreamBackend {
     return unfinished;
   }
 
+  async reserveUnfinished(
+    ownerId: string,
+    operationId: OperationId,
+    limit: number | null,
+    atMs: number,
+  ): Promise<boolean> {
+    const held = this.#reservations.get(ownerId) ?? new Map<OperationId, number>();
+    if (held.has(operationId)) return true;
+    if (limit !== null && held.size >= limit) return false;
+    held.set(operationId, atMs);
+    this.#reservations.set(ownerId, held);
+    return true;
+  }
+
+  async releaseUnfinished(ownerId: string, operationIds: readonly OperationId[]): Promise<void> {
+    for (const operationId of operationIds) this.#release(ownerId, operationId);
+  }
+
+  async listReservations(ownerId: string, limit: number): Promise<UnfinishedReservation[]> {
+    const held = [...(this.#reservations.get(ownerId) ?? [])];
+    return held
+      .map(([operationId, reservedAtMs]) => ({ operationId, reservedAtMs }))
+      .sort((a, b) => a.reservedAtMs - b.reservedAtMs)
+      .slice(0, limit);
+  }
+
+  async findIdempotent(ownerId: string, idempotencyKey: string): Promise<OperationId | null> {
+    return this.#idempotency.get(idempotencyIndexKey(ownerId, idempotencyKey)) ?? null;
+  }
+
   async ping(): Promise<boolean> {
     return true;
   }
@@ -244,6 +278,12 @@ export class MemoryBackend implements StreamBackend {
       return undefined;
     }
     return stored;
+  }
+
+  #release(ownerId: string, operationId: OperationId): void {
+    const held = this.#reservations.get(ownerId);
+    held?.delete(operationId);
+    if (held?.size === 0) this.#reservations.delete(ownerId);
   }
 
   #sweep(): void {
