@@ -1,6 +1,6 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
+import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/delivery';
 import { parseRedisUrl } from '@execstream/redis-store';
-import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/sse';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

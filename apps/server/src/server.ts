@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
+import type { StreamOptions } from '@execstream/delivery';
 import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
 import type { ExecutionStreams } from '@execstream/stream-service';
-import { createAppRouter } from '@execstream/trpc';
+import { createAppRouter, createStreamRoute } from '@execstream/trpc';
 import { createApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
@@ -66,32 +67,24 @@ export async function startServer(
       new Promise((resolve) => server.getConnections((_error, count) => resolve(count))),
   });
 
-  // One count of open streams per owner for every surface (CONTRACT §8).
-  const slots = { store: stores.streamSlots, limit: config.maxStreamsPerOwner };
-  const router = createAppRouter({
+  // What every stream surface shares, one count of open streams per owner among it (CONTRACT §8).
+  const streamOptions: StreamOptions = {
     streams,
-    runner: executor ?? undefined,
-    maxBacklogBytes: config.maxBacklogBytes,
     pingIntervalMs: config.pingIntervalMs,
+    maxBacklogBytes: config.maxBacklogBytes,
     maxLifetimeMs: config.streamMaxLifetimeMs,
     endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
-    slots,
+    slots: { store: stores.streamSlots, limit: config.maxStreamsPerOwner },
+    onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
+  };
+  const router = createAppRouter({
+    ...streamOptions,
+    runner: executor ?? undefined,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
-  const sse = createExecutionStreamRoute({
-    streams,
-    retryMs: config.sseRetryMs,
-    pingIntervalMs: config.pingIntervalMs,
-    maxBacklogBytes: config.maxBacklogBytes,
-    maxLifetimeMs: config.streamMaxLifetimeMs,
-    endGraceMs: config.streamEndGraceMs,
-    observer: metrics.observer,
-    shutdownSignal: shutdown.signal,
-    slots,
-    onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
-  });
+  const sse = createExecutionStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
@@ -106,6 +99,7 @@ export async function startServer(
   });
   await trpcRoutes(app, {
     router,
+    stream: createStreamRoute({ ...streamOptions, router }),
     principalOf,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchSize: config.maxBatchCalls,

@@ -1,6 +1,7 @@
-import { type Envelope, type OperationId, serializeEnvelope } from '@execstream/event-schema';
+import type { Envelope, OperationId } from '@execstream/event-schema';
 import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
 import { getOwnedRecord } from './access.ts';
+import { dataOf } from './encode.ts';
 import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
 import {
@@ -155,16 +156,26 @@ class BoundedDelivery implements Delivery {
     const { surface, observer } = this.#options;
     observer?.opened?.(surface);
     void this.#pump();
+    // Metrics are told per batch (what was queued when the reader came for more), not per event.
+    let batch = 0;
+    let batchLag: number | null = null;
+    const report = () => {
+      if (batch > 0) observer?.delivered?.(surface, batch, batchLag);
+      batch = 0;
+      batchLag = null;
+    };
     try {
       while (!this.#closed) {
         const next = this.#queue.shift();
         if (next) {
           this.#changeBacklog(-next.data.length);
           this.#makeRoom();
-          observer?.delivered?.(surface, next.envelope, this.#liveLag(next.envelope));
+          batch++;
+          batchLag = this.#liveLag(next.envelope) ?? batchLag;
           yield next;
           continue;
         }
+        report();
         if (this.#pumpDone) {
           if (this.#pumpError !== null) throw this.#pumpError;
           return;
@@ -174,6 +185,7 @@ class BoundedDelivery implements Delivery {
         });
       }
     } finally {
+      report();
       this.close();
       observer?.closed?.(surface);
     }
@@ -192,7 +204,7 @@ class BoundedDelivery implements Delivery {
           observer?.replayed?.(surface);
         }
         first = false;
-        const data = serializeEnvelope(envelope);
+        const data = dataOf(envelope);
         this.#queue.push({ envelope, data });
         this.#changeBacklog(data.length);
         this.#wakeUp();

@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '@execstream/auth';
 import {
-  type DeliveryObserver,
-  type DeliverySlots,
-  onShutdown,
-  openDelivery,
+  frameCache,
+  openResponseDelivery,
+  resolveStreamOptions,
+  runStreamSession,
+  STREAM_DEFAULTS,
+  type StreamFraming,
+  type StreamOptions,
 } from '@execstream/delivery';
 import {
   encodeSseFrame,
@@ -12,8 +15,7 @@ import {
   isOperationId,
   SSE_PING_FRAME,
 } from '@execstream/event-schema';
-import { type ExecutionStreams, StoreUnavailableError } from '@execstream/stream-service';
-import { resetUnlessFinished } from './finish.ts';
+import { StoreUnavailableError } from '@execstream/stream-service';
 import {
   type HttpError,
   httpErrorOf,
@@ -21,48 +23,13 @@ import {
   OPERATION_ID_INVALID,
   sendHttpError,
 } from './http-error.ts';
-import { checkPingInterval, STREAM_DEFAULTS } from './stream-options.ts';
 
-export interface ExecutionStreamRouteOptions {
-  streams: ExecutionStreams;
+export interface ExecutionStreamRouteOptions extends StreamOptions {
   /**
    * The reconnection delay sent in the `retry:` line of the first frame.
    * @default 1000
    */
   retryMs?: number;
-  /**
-   * How often a `: ping` comment is sent; at most 15 s (CONTRACT §5).
-   * @default 10_000
-   */
-  pingIntervalMs?: number;
-  /**
-   * Unsent bytes a reader may fall behind by before it is disconnected.
-   * @default 1_048_576 (1 MiB)
-   */
-  maxBacklogBytes?: number;
-  /**
-   * How long one response may last; then it ends and the client resumes from its cursor, which
-   * spreads long-lived connections over instances and bounds any one connection's cost.
-   * @default 900_000 (15 minutes)
-   */
-  maxLifetimeMs?: number;
-  /**
-   * How long a response ended by its lifetime or by shutdown may take to reach its reader; a
-   * reader that has not taken it by then (it stopped reading) is disconnected with a reset.
-   * @default 2_000
-   */
-  endGraceMs?: number;
-  observer?: DeliveryObserver;
-  /**
-   * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a request
-   * is answered 429 `TOO_MANY_STREAMS` with `Retry-After`.
-   * @default no limit
-   */
-  slots?: DeliverySlots;
-  /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
-  shutdownSignal?: AbortSignal;
-  /** Receives errors that are not the client's fault (answered as a bare 500). */
-  onUnexpectedError?: (error: unknown) => void;
 }
 
 const PATH = /^\/v1\/executions\/([^/]+)\/stream$/;
@@ -102,15 +69,25 @@ export interface ExecutionStreamRoute {
 }
 
 export function createExecutionStreamRoute(
-  options: ExecutionStreamRouteOptions,
+  routeOptions: ExecutionStreamRouteOptions,
 ): ExecutionStreamRoute {
-  const retryFrame = encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs);
-  const pingIntervalMs = checkPingInterval(
-    options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
-  );
-  const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
-  const maxLifetimeMs = options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs;
-  const endGraceMs = options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs;
+  const options = resolveStreamOptions(routeOptions);
+  const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
+  const framing: StreamFraming = {
+    headers: SSE_HEADERS,
+    // The first frame carries `retry:` alone, so the client has it even before the first event.
+    preamble: retryFrame,
+    ping: SSE_PING_FRAME,
+    frame: frameCache((envelope, data) =>
+      encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
+    ),
+  };
+
+  const fail = (res: ServerResponse, error: unknown) => {
+    const known = httpErrorOf(error);
+    if (!known) options.onUnexpectedError?.(error);
+    sendHttpError(res, known ?? INTERNAL_ERROR);
+  };
 
   async function handle(
     req: IncomingMessage,
@@ -119,27 +96,15 @@ export function createExecutionStreamRoute(
   ): Promise<void> {
     const target = parseTarget(req);
     if ('status' in target) return sendHttpError(res, target);
-
-    const abort = new AbortController();
-    const release = () => abort.abort();
-    res.once('close', release);
-    let delivery: Awaited<ReturnType<typeof openDelivery>>;
+    let delivery: Awaited<ReturnType<typeof openResponseDelivery>>;
     try {
-      delivery = await openDelivery({
-        streams: options.streams,
+      delivery = await openResponseDelivery(res, options, {
         ownerId: principal.ownerId,
         operationId: target.operationId,
         cursor: target.cursor,
-        signal: abort.signal,
         surface: 'sse',
-        maxBacklogBytes,
-        onOverflow: () => res.destroy(),
-        observer: options.observer,
-        slots: options.slots,
       });
     } catch (error) {
-      abort.abort();
-      res.off('close', release);
       // An outage is the server's trouble, not the stream's end (CONTRACT §5): a 503 would make
       // an EventSource give up for good, so the client is told to come back with its cursor.
       if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
@@ -151,51 +116,8 @@ export function createExecutionStreamRoute(
       res.end();
       return;
     }
-
-    res.writeHead(200, SSE_HEADERS);
-    // The first frame carries `retry:` alone, so the client has it even before the first event.
-    res.write(retryFrame);
-    const ping = setInterval(() => res.write(SSE_PING_FRAME), pingIntervalMs);
-    // Lifetime and shutdown end the response cleanly, and the client resumes from its cursor.
-    // The loop below may be waiting for a drain that a reader who stopped reading never gives,
-    // so the end does not wait for it, and the connection is reset if the end does not get through.
-    let lifetime: NodeJS.Timeout | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearInterval(ping);
-      clearTimeout(lifetime);
-      delivery.close();
-      res.end();
-      resetUnlessFinished(res, endGraceMs);
-    };
-    lifetime = setTimeout(finish, maxLifetimeMs);
-    using _shutdown = onShutdown(options.shutdownSignal, finish);
-    try {
-      for await (const { envelope, data } of delivery) {
-        const frame = encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data });
-        if (!res.write(frame)) await drained(res);
-      }
-      res.end();
-    } catch (error) {
-      // Headers are out: all that is left is to end, and the client resumes from its cursor.
-      if (!(error instanceof StoreUnavailableError)) options.onUnexpectedError?.(error);
-      res.destroy();
-    } finally {
-      finished = true;
-      clearInterval(ping);
-      clearTimeout(lifetime);
-      res.off('close', release);
-      delivery.close();
-    }
+    await runStreamSession(res, delivery, framing, options);
   }
-
-  const fail = (res: ServerResponse, error: unknown) => {
-    const known = httpErrorOf(error);
-    if (!known) options.onUnexpectedError?.(error);
-    sendHttpError(res, known ?? INTERNAL_ERROR);
-  };
 
   return {
     matches: (pathname) => PATH.test(pathname),
@@ -223,17 +145,4 @@ function parseTarget(req: IncomingMessage): Target {
     url.searchParams.get('lastEventId') ??
     null;
   return { operationId, cursor: cursor === '' ? null : cursor };
-}
-
-/** Resolves once the socket can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
