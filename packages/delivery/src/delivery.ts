@@ -61,6 +61,11 @@ export interface OpenDeliveryOptions {
 export interface Delivery extends AsyncIterable<Delivered> {
   /** The execution is terminal and nothing follows the cursor (HTTP 204; tRPC completes). */
   readonly nothingToSend: boolean;
+  /**
+   * The same events, as everything queued at each take: a transport writes a batch in one go.
+   * A delivery is iterated once, either way.
+   */
+  batches(): AsyncIterable<readonly Delivered[]>;
   close(): void;
 }
 
@@ -106,6 +111,7 @@ class BoundedDelivery implements Delivery {
   #slot: StreamSlot | null;
   #queue: Delivered[] = [];
   #backlogBytes = 0;
+  #unreportedBacklog = 0;
   #pumpDone = false;
   #pumpError: unknown = null;
   #closed = false;
@@ -146,36 +152,37 @@ class BoundedDelivery implements Delivery {
     this.#makeRoom();
   };
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivered> {
+  batches(): AsyncIterable<readonly Delivered[]> {
     if (this.#iterated) throw new TypeError('A delivery can be iterated only once');
     this.#iterated = true;
-    return this.#run();
+    return { [Symbol.asyncIterator]: () => this.#run() };
   }
 
-  async *#run(): AsyncGenerator<Delivered, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncIterator<Delivered> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  async *#run(): AsyncGenerator<readonly Delivered[], void, undefined> {
     const { surface, observer } = this.#options;
     observer?.opened?.(surface);
     void this.#pump();
-    // Metrics are told per batch (what was queued when the reader came for more), not per event.
-    let batch = 0;
-    let batchLag: number | null = null;
-    const report = () => {
-      if (batch > 0) observer?.delivered?.(surface, batch, batchLag);
-      batch = 0;
-      batchLag = null;
-    };
     try {
       while (!this.#closed) {
-        const next = this.#queue.shift();
-        if (next) {
-          this.#changeBacklog(-next.data.length);
+        if (this.#queue.length > 0) {
+          // Everything queued, at once: one await per batch rather than per event, and the
+          // metrics told once per batch.
+          const batch = this.#queue;
+          this.#queue = [];
+          let bytes = 0;
+          for (const { data } of batch) bytes += data.length;
+          this.#changeBacklog(-bytes);
           this.#makeRoom();
-          batch++;
-          batchLag = this.#liveLag(next.envelope) ?? batchLag;
-          yield next;
+          const last = batch[batch.length - 1] as Delivered;
+          observer?.delivered?.(surface, batch.length, this.#liveLag(last.envelope));
+          this.#reportBacklog();
+          yield batch;
           continue;
         }
-        report();
         if (this.#pumpDone) {
           if (this.#pumpError !== null) throw this.#pumpError;
           return;
@@ -185,8 +192,8 @@ class BoundedDelivery implements Delivery {
         });
       }
     } finally {
-      report();
       this.close();
+      this.#reportBacklog();
       observer?.closed?.(surface);
     }
   }
@@ -215,6 +222,8 @@ class BoundedDelivery implements Delivery {
           this.close();
           break;
         }
+        // A reader that stopped reading: the gauge shows what it holds while it holds it.
+        this.#reportBacklog();
         await new Promise<void>((resolve) => {
           this.#room = resolve;
         });
@@ -235,9 +244,15 @@ class BoundedDelivery implements Delivery {
   }
 
   #changeBacklog(deltaBytes: number): void {
-    if (deltaBytes === 0) return;
     this.#backlogBytes += deltaBytes;
-    this.#options.observer?.backlog?.(this.#options.surface, deltaBytes);
+    this.#unreportedBacklog += deltaBytes;
+  }
+
+  /** The backlog gauge hears the net change since it last heard, once per batch. */
+  #reportBacklog(): void {
+    if (this.#unreportedBacklog === 0) return;
+    this.#options.observer?.backlog?.(this.#options.surface, this.#unreportedBacklog);
+    this.#unreportedBacklog = 0;
   }
 
   /**

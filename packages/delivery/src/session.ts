@@ -65,8 +65,10 @@ export async function runStreamSession(
   using _lifetime = after(options.maxLifetimeMs, () => end());
   using _shutdown = onShutdown(options.shutdownSignal, () => end(framing.shuttingDown));
   try {
-    for await (const { envelope } of delivery) {
-      if (!res.write(framing.frame(envelope))) await drained(res);
+    for await (const batch of delivery.batches()) {
+      let room = true;
+      for (const { envelope } of batch) room = res.write(framing.frame(envelope));
+      if (!room) await drained(res);
     }
     // The loop ended by itself: the terminal event went out, unless the reader was dropped.
     if (!res.destroyed) end(framing.completed);
