@@ -1,6 +1,5 @@
 import type { Envelope, OperationId } from '@execstream/event-schema';
 import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
-import { getOwnedRecord } from './access.ts';
 import { dataOf } from './encode.ts';
 import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
@@ -75,17 +74,21 @@ export interface Delivery extends AsyncIterable<Delivered> {
  * @throws ExecutionNotFoundError, TooManyStreamsError, CursorInvalidError, StoreUnavailableError
  */
 export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
-  await getOwnedRecord(options.streams, options.ownerId, options.operationId);
+  // The owner check is the subscription's own, in the reads that find where it starts: an
+  // execution that does not exist and one of another owner are the same ExecutionNotFoundError.
+  const subscription = await options.streams.subscribe(options.operationId, {
+    cursor: options.cursor,
+    signal: options.signal,
+    ownerId: options.ownerId,
+  });
   // After the owner check: an execution the caller cannot see answers 404 and spends no slot.
-  const slot = options.slots ? await acquireSlot(options.slots, options.ownerId) : null;
-  let subscription: ExecutionSubscription;
+  let slot: StreamSlot | null = null;
   try {
-    subscription = await options.streams.subscribe(options.operationId, {
-      cursor: options.cursor,
-      signal: options.signal,
-    });
+    if (options.slots && !subscription.nothingToSend) {
+      slot = await acquireSlot(options.slots, options.ownerId);
+    }
   } catch (error) {
-    await slot?.release();
+    subscription.close();
     throw error;
   }
   return new BoundedDelivery(subscription, options, slot);
