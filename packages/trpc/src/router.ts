@@ -111,7 +111,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
       throw new TRPCError({
         code: 'UNAUTHORIZED',
         message:
-          'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey)',
+          'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey) or a wallet session cookie',
       });
     }
     return next({ ctx: { ...ctx, principal: ctx.principal } });
