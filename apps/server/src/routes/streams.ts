@@ -1,7 +1,7 @@
 import type { Principal } from '@execstream/auth';
 import { type ExecutionStreamRoute, UNAUTHORIZED } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError, sendMethodNotAllowed } from '../app.ts';
 
 export interface StreamRouteOptions {
@@ -34,15 +34,26 @@ export async function streamRoutes(
         } catch (error) {
           // A key store that cannot be reached is an outage: the client comes back (CONTRACT §5).
           if (!(error instanceof StoreUnavailableError) || req.method !== 'GET') throw error;
-          reply.hijack();
+          hijack(reply);
           return options.route.retryLater(reply.raw);
         }
         if (!principal) return sendError(reply, UNAUTHORIZED);
         // HEAD too: a stream has no length or status to tell without opening it.
         if (req.method !== 'GET') return sendMethodNotAllowed(reply, 'GET');
-        reply.hijack();
+        hijack(reply);
         await options.route.handle(req.raw, reply.raw, principal);
       },
     });
   });
+}
+
+/**
+ * Hands the response to the stream route, which writes the raw response: the headers set on
+ * Fastify's reply so far (CORS, for an EventSource on another origin) go along.
+ */
+function hijack(reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value);
+  }
+  reply.hijack();
 }
