@@ -196,6 +196,12 @@ export function sendError(reply: FastifyReply, error: HttpError): void {
     .send({ success: false, error: { code: error.code, message: error.message } });
 }
 
+/** In this scope no body is parsed, whatever it claims to be: for routes that read none. */
+export function ignoreBodies(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+}
+
 /** A 200 with a JSON body that no cache keeps. */
 export function sendJson(reply: FastifyReply, body: unknown): void {
   reply.code(200).header('Cache-Control', 'no-store').send(body);

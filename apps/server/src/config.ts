@@ -234,7 +234,7 @@ const EnvSchema = z.object({
     }),
   EXECSTREAM_SESSION_TTL_MS: integer(
     'EXECSTREAM_SESSION_TTL_MS',
-    60_000,
+    1000,
     2_592_000_000,
     LIMIT_DEFAULTS.sessionTtlMs,
   ),

@@ -7,7 +7,7 @@ import {
 import { UNAUTHORIZED } from '@execstream/sse';
 import { TooManyRequestsError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError, sendJson } from '../app.ts';
+import { ignoreBodies, sendError, sendJson } from '../app.ts';
 import { type CredentialGuard, cookieValues } from '../credentials.ts';
 import type { Logger } from '../logger.ts';
 
@@ -66,20 +66,24 @@ export async function authRoutes(app: FastifyInstance, options: AuthRouteOptions
     sendJson(reply, describe(principal));
   });
 
-  app.post('/v1/auth/logout', { bodyLimit: AUTH_BODY_LIMIT }, async (req, reply) => {
-    // The cookie must authenticate (and, a write, come from an allowed origin) like any other.
-    const principal = await guard.principalOf(req);
-    const [token] = cookieValues(app, req, SESSION_COOKIE);
-    if (principal?.credential !== 'wallet-session' || token === undefined) {
-      return sendError(reply, {
-        status: 401,
-        code: 'UNAUTHORIZED',
-        message: 'No wallet session to log out of: send the session cookie',
-      });
-    }
-    await wallets.logout(token);
-    reply.clearCookie(SESSION_COOKIE, cookieOptions(options, 0));
-    reply.code(204).header('Cache-Control', 'no-store').send();
+  await app.register(async (scope) => {
+    // Logout reads no body, whatever it claims to be (a browser's bare POST sends none).
+    ignoreBodies(scope);
+    scope.post('/v1/auth/logout', async (req, reply) => {
+      // The cookie must authenticate (and, a write, come from an allowed origin) like any other.
+      const principal = await guard.principalOf(req);
+      const [token] = cookieValues(app, req, SESSION_COOKIE);
+      if (principal?.credential !== 'wallet-session' || token === undefined) {
+        return sendError(reply, {
+          status: 401,
+          code: 'UNAUTHORIZED',
+          message: 'No wallet session to log out of: send the session cookie',
+        });
+      }
+      await wallets.logout(token);
+      reply.clearCookie(SESSION_COOKIE, cookieOptions(options, 0));
+      reply.code(204).header('Cache-Control', 'no-store').send();
+    });
   });
 
   /** Runs a sign-in step: its refusals in CONTRACT §7 shape, a 401 counted as a failed check. */

@@ -2,7 +2,7 @@ import type { Principal } from '@execstream/auth';
 import { type ExecutionStreamRoute, UNAUTHORIZED } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError, sendMethodNotAllowed } from '../app.ts';
+import { ignoreBodies, sendError, sendMethodNotAllowed } from '../app.ts';
 
 export interface StreamRouteOptions {
   route: ExecutionStreamRoute;
@@ -19,8 +19,7 @@ export async function streamRoutes(
 ): Promise<void> {
   await app.register(async (scope) => {
     // A stream request carries no body: none is parsed, whatever it claims to be.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    ignoreBodies(scope);
     scope.route({
       // Every method but OPTIONS (CORS preflights): credentials are checked before the method,
       // so without them every method gets the same 401.

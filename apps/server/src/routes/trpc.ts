@@ -42,7 +42,12 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
           createContext,
           maxBodySize: options.maxBodyBytes,
           maxBatchSize: options.maxBatchSize,
-          responseMeta: limitResponseMeta,
+          responseMeta: (meta) => {
+            const headers = new Headers(limitResponseMeta(meta).headers);
+            // Appended to tRPC's own `Vary`, which replaces the one CORS set on the reply.
+            headers.append('Vary', 'Origin');
+            return { headers };
+          },
           onError({ error, path }) {
             if (error.code === 'INTERNAL_SERVER_ERROR') {
               options.logger.error({ err: error.cause ?? error, path }, 'tRPC procedure failed');
