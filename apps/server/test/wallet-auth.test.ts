@@ -1,12 +1,10 @@
 import { sha256Hex } from '@execstream/auth';
-import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { Redis } from 'ioredis';
 import { createSiweMessage, parseSiweMessage } from 'viem/siwe';
 import { describe, expect, it } from 'vitest';
-import { openRedisStores, type RunningServer } from '../src/index.ts';
 import { type RawResponse, rawRequest } from './support/http.ts';
-import { OWNER_A, startServerOn, startTestServer } from './support/server.ts';
+import { OWNER_A, startServerOn, startTestServer, twoInstances } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { challenge, cookieOf, newWallet, postJson, signIn } from './support/wallet.ts';
 
@@ -39,26 +37,6 @@ const get = (url: string, operationId: string, headers: Record<string, string>) 
     path: `/v1/trpc/v2.executions.get?input=${encodeURIComponent(JSON.stringify({ operationId }))}`,
     headers,
   });
-
-/** Two instances on one Redis, as a deployment runs them; both stopped, then Redis. */
-async function twoInstances(env: Record<string, string> = {}) {
-  const redis = await startRedisServer();
-  const servers: RunningServer[] = [];
-  for (let index = 0; index < 2; index++) {
-    const stores = await openRedisStores(redis.url, () => {});
-    servers.push(await startTestServer(env, { stores }));
-  }
-  const [one, two] = servers as [RunningServer, RunningServer];
-  return {
-    one,
-    two,
-    redisUrl: redis.url,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(servers.map((server) => server.close()));
-      await redis.stop();
-    },
-  };
-}
 
 describe.each(['memory', 'redis'] as const)('wallet sessions on the %s store', (backend) => {
   it('signs in, authenticates queries, mutations and the raw SSE route with ?lastEventId, and logs out', async () => {

@@ -57,35 +57,42 @@ export class RedisWalletSessionStore implements WalletSessionStore {
     this.#prefix = options.prefix ?? 'es';
   }
 
-  async putNonce(nonce: string, record: NonceRecord, ttlMs: number) {
-    const key = nonceKey(this.#prefix, nonce);
-    await this.#call(() => this.#redis.set(key, JSON.stringify(record), 'PX', ttlMs));
+  putNonce(nonce: string, record: NonceRecord, ttlMs: number) {
+    return this.#put(nonceKey(this.#prefix, nonce), record, ttlMs);
   }
 
-  async peekNonce(nonce: string) {
-    const raw = await this.#call(() => this.#redis.get(nonceKey(this.#prefix, nonce)));
-    return raw === null ? null : parseStored(NonceSchema, raw);
+  peekNonce(nonce: string) {
+    return this.#read(NonceSchema, (redis) => redis.get(nonceKey(this.#prefix, nonce)));
   }
 
-  async takeNonce(nonce: string) {
+  takeNonce(nonce: string) {
     // GETDEL: one command, so of two concurrent verifications only one gets the record.
-    const raw = await this.#call(() => this.#redis.getdel(nonceKey(this.#prefix, nonce)));
-    return raw === null ? null : parseStored(NonceSchema, raw);
+    return this.#read(NonceSchema, (redis) => redis.getdel(nonceKey(this.#prefix, nonce)));
   }
 
-  async putSession(tokenHash: string, record: SessionRecord, ttlMs: number) {
-    const key = sessionKey(this.#prefix, tokenHash);
-    await this.#call(() => this.#redis.set(key, JSON.stringify(record), 'PX', ttlMs));
+  putSession(tokenHash: string, record: SessionRecord, ttlMs: number) {
+    return this.#put(sessionKey(this.#prefix, tokenHash), record, ttlMs);
   }
 
-  async lookupSession(tokenHash: string) {
-    const raw = await this.#call(() => this.#redis.get(sessionKey(this.#prefix, tokenHash)));
-    return raw === null ? null : parseStored(SessionSchema, raw);
+  lookupSession(tokenHash: string) {
+    return this.#read(SessionSchema, (redis) => redis.get(sessionKey(this.#prefix, tokenHash)));
   }
 
   async revokeSession(tokenHash: string) {
     const key = sessionKey(this.#prefix, tokenHash);
     return (await this.#call(() => this.#redis.del(key))) === 1;
+  }
+
+  async #put(key: string, record: NonceRecord | SessionRecord, ttlMs: number): Promise<void> {
+    await this.#call(() => this.#redis.set(key, JSON.stringify(record), 'PX', ttlMs));
+  }
+
+  async #read<T>(
+    schema: z.ZodType<T>,
+    command: (redis: SessionRedis) => Promise<string | null>,
+  ): Promise<T | null> {
+    const raw = await this.#call(() => command(this.#redis));
+    return raw === null ? null : parseStored(schema, raw);
   }
 
   #call<T>(command: () => Promise<T>): Promise<T> {

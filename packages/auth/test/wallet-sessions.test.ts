@@ -1,5 +1,3 @@
-import { startRedisServer } from '@execstream/redis-testing';
-import { Redis } from 'ioredis';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,32 +9,16 @@ import {
   type WalletSessionStore,
   WalletSessions,
 } from '../src/index.ts';
+import { memoryAndRedis } from './stores.ts';
 
 const ORIGIN = 'https://api.example.com';
 
-describe.each([
-  [
-    'memory',
-    async () => ({
-      store: new MemoryWalletSessionStore() as WalletSessionStore,
-      [Symbol.asyncDispose]: async () => {},
-    }),
-  ],
-  [
-    'redis',
-    async () => {
-      const redis = await startRedisServer();
-      const client = new Redis(redis.url);
-      return {
-        store: new RedisWalletSessionStore(client) as WalletSessionStore,
-        [Symbol.asyncDispose]: async () => {
-          client.disconnect();
-          await redis.stop();
-        },
-      };
-    },
-  ],
-] as const)('the %s wallet session store', (_name, open) => {
+describe.each(
+  memoryAndRedis<WalletSessionStore>(
+    () => new MemoryWalletSessionStore(),
+    (client) => new RedisWalletSessionStore(client),
+  ),
+)('the %s wallet session store', (_name, open) => {
   it('gives a nonce to exactly one of many concurrent verifications', async () => {
     await using handle = await open();
     const wallets = new WalletSessions({

@@ -1,16 +1,8 @@
 // A web app's use of execstream from another origin, as the browser test drives it: plain
 // JavaScript, bundled with @trpc/client by esbuild and served by the test's static server.
 // `window.sign(message)` stands for the wallet (the test exposes a viem local account there).
+import { EVENT_KINDS } from '@execstream/event-schema';
 import { createTRPCClient, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
-
-const KINDS = [
-  'execution.snapshot',
-  'execution.state_changed',
-  'execution.timeline_appended',
-  'execution.progress',
-  'execution.result',
-  'execution.error',
-];
 
 /** fetch with the session cookie, across origins. */
 const withCookie = (input, init) => fetch(input, { ...init, credentials: 'include' });
@@ -69,7 +61,7 @@ function followSse(api, operationId, lastEventId, state) {
   const source = new EventSource(`${api}/v1/executions/${operationId}/stream${query}`, {
     withCredentials: true,
   });
-  for (const kind of KINDS) {
+  for (const kind of EVENT_KINDS) {
     source.addEventListener(kind, (event) => {
       state.events.push({ id: event.lastEventId, data: event.data });
     });

@@ -41,3 +41,22 @@ export async function startServerOn(
   };
   return { ...server, redisUrl: redis.url, close, [Symbol.asyncDispose]: close };
 }
+
+/** Two instances on one Redis, as a deployment runs them; disposing stops both, then Redis. */
+export async function twoInstances(env: Record<string, string> = {}) {
+  const redis = await startRedisServer();
+  const servers: RunningServer[] = [];
+  for (let index = 0; index < 2; index++) {
+    const stores = await openRedisStores(redis.url, () => {});
+    servers.push(await startTestServer(env, { stores }));
+  }
+  const [one, two] = servers as [RunningServer, RunningServer];
+  return {
+    one,
+    two,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(servers.map((server) => server.close()));
+      await redis.stop();
+    },
+  };
+}
