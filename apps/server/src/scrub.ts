@@ -6,7 +6,7 @@
 const SECRET_QUERY = /([?&](?:connectionParams|apiKey|api_key|token|key)=)[^&#\s]*/gi;
 const SECRET_MEMBER = /("(?:apiKey|api_key|token|key|x-api-key)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 // API keys (`esk_…`) and wallet-session tokens (`ess_…`).
-const GENERATED_SECRET = /\b(esk|ess)_[A-Za-z0-9_-]{6,}/g;
+const GENERATED_SECRET = /(esk|ess)_[A-Za-z0-9_-]{6,}/g;
 
 /** `text` with every credential it may hold replaced by `[redacted]`. */
 export function scrubSecrets(text: string): string {
