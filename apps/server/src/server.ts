@@ -9,6 +9,7 @@ import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
+import { authRoutes } from './routes/auth.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
@@ -25,6 +26,8 @@ export interface StartOptions {
 export interface RunningServer extends AsyncDisposable {
   url: string;
   port: number;
+  /** The origin browsers use (`EXECSTREAM_PUBLIC_URL`, else `http://127.0.0.1:<port>`). */
+  publicUrl: string;
   /** Where `/metrics` is served when it has a port of its own; `null` when it is at `url`. */
   metricsUrl: string | null;
   streams: ExecutionStreams;
@@ -51,7 +54,14 @@ export async function startServer(
         )
       : openMemoryStores());
   const { streams } = stores;
-  const { authenticate, devKey } = await buildAuthentication(config, stores);
+  // The origin browsers use: known from the configuration, or once listening (`PORT=0`).
+  let publicOrigin = config.publicUrl;
+  const publicOriginOf = () => publicOrigin ?? 'http://127.0.0.1';
+  const { authenticate, wallets, devKey } = await buildAuthentication(
+    config,
+    stores,
+    publicOriginOf,
+  );
   const shutdown = new AbortController();
 
   const executor = config.demo
@@ -91,12 +101,16 @@ export async function startServer(
     trustProxy: config.trustProxy,
     redis: stores.redis,
     metricsHere: config.metricsPort === null,
+    corsOrigins: config.corsOrigins,
   });
-  const principalOf = createCredentialGuard(app, {
+  const corsOrigins = new Set(config.corsOrigins);
+  const guard = createCredentialGuard(app, {
     authenticate,
     maxFailures: config.maxFailedAuth,
     windowMs: config.failedAuthWindowMs,
+    isAllowedOrigin: (origin) => origin === publicOriginOf() || corsOrigins.has(origin),
   });
+  const { principalOf } = guard;
   await trpcRoutes(app, {
     router,
     stream: createStreamRoute({ ...streamOptions, router }),
@@ -106,6 +120,14 @@ export async function startServer(
     logger,
   });
   await streamRoutes(app, { route: sse, principalOf });
+  await authRoutes(app, {
+    wallets,
+    guard,
+    publicOrigin: publicOriginOf,
+    sessionTtlMs: config.sessionTtlMs,
+    maxChallengesPerMinute: config.maxChallengesPerMinute,
+    logger,
+  });
   await opsRoutes(app, {
     ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     metrics: config.metricsPort === null ? metrics : null,
@@ -119,6 +141,7 @@ export async function startServer(
       : await startMetricsServer(metrics, config.metricsToken, config.metricsPort, config.host);
   executor?.start();
   const { port } = server.address() as AddressInfo;
+  publicOrigin ??= `http://127.0.0.1:${port}`;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info(
@@ -156,6 +179,7 @@ export async function startServer(
   return {
     url,
     port,
+    publicUrl: publicOriginOf(),
     metricsUrl: metricsServer
       ? `http://${host.includes(':') ? `[${host}]` : host}:${metricsServer.port}`
       : null,

@@ -81,7 +81,7 @@ export const StreamInput = OperationInput.extend({ lastEventId: z.string().nulli
 
 /** Why a call without a principal is refused, the same on every procedure and route. */
 export const UNAUTHORIZED_MESSAGE =
-  'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey)';
+  'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey) or a wallet session cookie';
 
 /** Runs a resolver step, turning stream-service errors into the one error type of the edge. */
 async function edge<T>(step: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import {
 } from '@execstream/trpc';
 import { fastifyRequestHandler } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hijack } from '../app.ts';
 import type { Logger } from '../logger.ts';
 
 export const TRPC_BASE_PATH = '/v1/trpc';
@@ -43,7 +44,7 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
       handler: async (req, reply) => {
         const path = (req.params as { '*': string })['*'];
         if (options.stream.handles(req.method, path, new URL(req.url, 'http://localhost'))) {
-          reply.hijack();
+          hijack(reply);
           return options.stream.serve(req.raw, reply.raw, (connectionParams) =>
             options.principalOf(req, connectionParams),
           );
@@ -56,7 +57,12 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
           createContext,
           maxBodySize: options.maxBodyBytes,
           maxBatchSize: options.maxBatchSize,
-          responseMeta: limitResponseMeta,
+          responseMeta: (meta) => {
+            const headers = new Headers(limitResponseMeta(meta).headers);
+            // Appended to tRPC's own `Vary`, which replaces the one CORS set on the reply.
+            headers.append('Vary', 'Origin');
+            return { headers };
+          },
           onError({ error, path }) {
             if (error.code === 'INTERNAL_SERVER_ERROR') {
               options.logger.error({ err: error.cause ?? error, path }, 'tRPC procedure failed');
