@@ -1,10 +1,10 @@
-import { connect } from 'node:net';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, OWNER_B, startTestServer } from './support/server.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
+import { exchange } from './support/wire.ts';
 
 const asA = { 'X-API-KEY': OWNER_A.key };
 const asB = { 'X-API-KEY': OWNER_B.key };
@@ -200,35 +200,6 @@ describe('the tRPC surface refuses bad input with TRPCError codes', () => {
   });
 });
 
-/** Sends raw bytes on a connection of their own and reads the answer to the server's close. */
-function rawExchange(
-  baseUrl: string,
-  bytes: string,
-): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const { port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head = '', body = ''] = text.split('\r\n\r\n');
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers = Object.fromEntries(
-        lines.map((line) => {
-          const colon = line.indexOf(':');
-          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
-        }),
-      );
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
-    });
-    socket.end(bytes);
-  });
-}
-
 describe('errors outside the routes keep the CONTRACT §7 shape', () => {
   it('answers requests the HTTP parser refuses with a JSON body and X-Request-Id', async () => {
     await using server = await startTestServer();
@@ -242,7 +213,7 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
       { bytes: 'GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n', status: 400, code: 'BAD_REQUEST' },
     ];
     for (const { bytes, status, code } of cases) {
-      const res = await rawExchange(server.url, bytes);
+      const res = await exchange(server.url, [bytes], { halfClose: true });
       expect(res.status).toBe(status);
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
