@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { RedisClient } from '@execstream/redis-store';
 import {
   type HttpError,
@@ -78,6 +78,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Shutdown closes connections itself, once streams have ended cleanly.
     forceCloseConnections: false,
     clientErrorHandler: clientErrors.handle,
+    // Node answers an HTTP/1.1 request without Host itself, with a bare 400; the onRequest hook
+    // answers it instead, in the CONTRACT §7 shape like every other refusal.
+    http: { requireHostHeader: false },
     routerOptions: {
       maxParamLength: 256,
       // Raised while routing, before any hook: the answer is written to the raw response.
@@ -114,6 +117,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         'request',
       );
     });
+    const hostProblem = hostProblemOf(req.raw);
+    // Answered here, before any route: `done` is not called.
+    if (hostProblem) return sendError(reply, hostProblem);
     done();
   });
 
@@ -246,6 +252,31 @@ function frameworkErrorOf(error: unknown, bodyLimit: number): HttpError | null {
         message: STATUS_CODES[status] ?? 'Bad request',
       };
   }
+}
+
+/** `host` or `host:port`, the host a registered name or an IP literal (RFC 3986 §3.2.2). */
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:\d{0,5})?$/;
+
+/**
+ * Why a request's `Host` cannot be served, or `null`. RFC 9112 §3.2: an HTTP/1.1 request without
+ * one, with more than one, or with one that is not a host is answered 400; an `http` URI has a
+ * non-empty host (RFC 9110 §4.2.1). tRPC builds its request URL from `Host`, and such a Host
+ * made that a 500 on every tRPC call.
+ */
+function hostProblemOf(req: IncomingMessage): HttpError | null {
+  const host = req.headers.host;
+  let hostLines = 0;
+  for (let index = 0; index < req.rawHeaders.length; index += 2) {
+    if (req.rawHeaders[index]?.toLowerCase() === 'host') hostLines++;
+  }
+  let message: string | null = null;
+  if (hostLines > 1) message = 'Send one Host header';
+  else if (host === undefined)
+    message = req.httpVersion === '1.0' ? null : 'A Host header is required';
+  else if (!(HOST.test(host) && URL.canParse(`http://${host}`))) {
+    message = 'The Host header must name a host';
+  }
+  return message === null ? null : { status: 400, code: 'BAD_REQUEST', message };
 }
 
 /** The path of a request URL, `/` for anything unparseable (which then matches no route). */

@@ -221,6 +221,29 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
     }
   });
 
+  it('answers a missing, repeated or malformed Host with 400 on every route (RFC 9112 §3.2)', async () => {
+    await using server = await startTestServer();
+    const paths = ['/healthz', '/v1/trpc/v2.executions.list', `/v1/executions/${UNKNOWN}/stream`];
+    const hosts = [[], [''], ['a b'], ['[::1'], ['h%zz'], ['localhost', 'evil.example']];
+    for (const path of paths) {
+      for (const host of hosts) {
+        const lines = [`GET ${path} HTTP/1.1`, ...host.map((value) => `Host: ${value}`)];
+        const res = await exchange(server.url, [
+          `${lines.join('\r\n')}\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+        ]);
+        expect(res.status, `${path} ${JSON.stringify(host)}`).toBe(400);
+        expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+        expect(errorBody(res.body)).toMatchObject({ code: 'BAD_REQUEST' });
+      }
+      // HTTP/1.0 needs no Host.
+      const old = await exchange(server.url, [
+        `GET ${path} HTTP/1.0\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+      ]);
+      expect(old.status).not.toBe(400);
+      expect(old.status).toBeLessThan(500);
+    }
+  });
+
   it("answers tRPC input that is not JSON without the JSON parser's words", async () => {
     await using server = await startTestServer();
     const attempts: RequestShape[] = [
