@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorBody, type HttpError } from '@execstream/sse';
+import { errorBody, type HttpError, sendHttpError } from '@execstream/sse';
 import type { Logger } from './logger.ts';
+import { requestIdOf } from './request-id.ts';
 
 /** What the HTTP parser's refusals mean to the client (Node answers them with bare statuses). */
 function httpErrorOf(code: string | undefined): HttpError {
@@ -35,6 +36,7 @@ function httpErrorOf(code: string | undefined): HttpError {
  * limit, a malformed request line) with a CONTRACT §7 body and an `X-Request-Id`, like every
  * other error, where Node would send a bare status. When a response is under way on the
  * connection (a stream, say), nothing can be written in its middle: that connection is closed.
+ * Requests with an `Expect` Node does not serve get the same treatment (417).
  * `watch` the server, and give `handle` to Fastify as its `clientErrorHandler`.
  */
 export function createClientErrorHandler(logger: Logger): {
@@ -48,6 +50,17 @@ export function createClientErrorHandler(logger: Logger): {
         const { socket } = req;
         responding.set(socket, (responding.get(socket) ?? 0) + 1);
         res.once('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
+      });
+      // An `Expect` other than 100-continue: Node would answer a bare 417 with no request id.
+      server.on('checkExpectation', (req, res) => {
+        const requestId = requestIdOf(req);
+        logger.info({ reqId: requestId, status: 417 }, 'request refused');
+        res.setHeader('X-Request-Id', requestId);
+        sendHttpError(res, {
+          status: 417,
+          code: 'EXPECTATION_FAILED',
+          message: 'The only expectation served is Expect: 100-continue',
+        });
       });
     },
     handle(error, socket) {

@@ -244,6 +244,16 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
     }
   });
 
+  it('answers an Expect other than 100-continue with 417 in the CONTRACT §7 shape', async () => {
+    await using server = await startTestServer();
+    const res = await exchange(server.url, [
+      `POST /v1/trpc/v2.executions.submit HTTP/1.1\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\nContent-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: 15\r\n\r\n{"type":"swap"}`,
+    ]);
+    expect(res.status).toBe(417);
+    expect(res.headers['x-request-id']).toMatch(/.+/);
+    expect(errorBody(res.body).code).toBe('EXPECTATION_FAILED');
+  });
+
   it("answers tRPC input that is not JSON without the JSON parser's words", async () => {
     await using server = await startTestServer();
     const attempts: RequestShape[] = [
