@@ -281,16 +281,30 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
 
   it('answers an unsupported content-type with a well-formed message', async () => {
     await using server = await startTestServer();
-    const res = await rawRequest(server.url, {
-      method: 'POST',
-      path: '/v1/trpc/v2.executions.submit',
-      headers: { ...asA, 'Content-Type': 'text/plain' },
-      body: '{"type":"swap"}',
-    });
-    expect(res.status).toBe(415);
-    const { error } = JSON.parse(res.body);
-    expect(error.message).toBe('Unsupported content-type: send application/json');
-    expect(error.data).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 });
+    // tRPC would read the last two itself (as FormData, as a byte stream), which no procedure takes.
+    for (const type of [
+      'text/plain',
+      'multipart/form-data; boundary=x',
+      'application/octet-stream',
+    ]) {
+      const res = await rawRequest(server.url, {
+        method: 'POST',
+        path: '/v1/trpc/v2.executions.submit',
+        headers: { ...asA, 'Content-Type': type },
+        body: '{"type":"swap"}',
+      });
+      expect(res.status, type).toBe(415);
+      const { error } = JSON.parse(res.body);
+      expect(error.message).toBe('Unsupported content-type: send application/json');
+      expect(error.data).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415 });
+      // A GET has no body: its Content-Type is ignored (tRPC answered these two with a 405 that
+      // had no Allow).
+      const get = await rawRequest(server.url, {
+        path: '/v1/trpc/v2.executions.list',
+        headers: { ...asA, 'Content-Type': type },
+      });
+      expect(get.status, type).toBe(200);
+    }
   });
 });
 

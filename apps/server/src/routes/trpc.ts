@@ -12,6 +12,12 @@ import type { Logger } from '../logger.ts';
 
 export const TRPC_BASE_PATH = '/v1/trpc';
 
+/**
+ * Body types tRPC reads by itself, as FormData and as a byte stream, which no procedure here
+ * takes; on a GET it answers either with a 405 that has no `Allow`.
+ */
+const NOT_JSON_BODIES = new Set(['multipart/form-data', 'application/octet-stream']);
+
 export interface TrpcRouteOptions {
   router: AppRouter;
   /** `v2.executions.stream`, served from the delivery core in tRPC's wire protocol. */
@@ -49,6 +55,10 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
             options.principalOf(req, connectionParams),
           );
         }
+        // The API speaks JSON alone: tRPC then treats these as any other type it does not read,
+        // ignored on a GET and refused on a POST (415).
+        const type = req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+        if (type && NOT_JSON_BODIES.has(type)) delete req.raw.headers['content-type'];
         return fastifyRequestHandler({
           router: options.router,
           req,
