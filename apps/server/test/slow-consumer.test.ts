@@ -1,10 +1,11 @@
-import { connect } from 'node:net';
 import { SseDecoder, type SseMessage } from '@execstream/event-schema';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
+import { metric } from './support/metrics.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
+import { stalledReader } from './support/wire.ts';
 
 const BOUND = 64 * 1024;
 
@@ -54,14 +55,6 @@ const SURFACES: Surface[] = [
 ];
 
 describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
-  async function metric(baseUrl: string, name: string): Promise<number> {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find((row) => row.startsWith(`${name}{surface="${surface.name}"}`));
-    return Number(line?.split(' ').at(-1));
-  }
-
   it('is disconnected at the backlog bound with flat server memory, then resumes losslessly', async () => {
     await using server = await startTestServer({ EXECSTREAM_MAX_BACKLOG_BYTES: String(BOUND) });
     const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
@@ -70,20 +63,10 @@ describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
 
     // A raw socket that reads the response headers, then stops reading altogether. HTTP/1.0, so
     // the body arrives without chunked framing and is plain SSE.
-    const { port } = new URL(server.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    socket.write(
+    using reader = await stalledReader(
+      server.url,
       `GET ${surface.pathFromStart(server.url, record.operationId)} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
     );
-    const received: Buffer[] = [];
-    await new Promise<void>((resolve) => {
-      socket.once('data', (chunk) => {
-        received.push(chunk);
-        socket.pause();
-        resolve();
-      });
-    });
-    const closed = new Promise<void>((resolve) => socket.once('end', resolve));
 
     // 40 MB of events: far more than the socket buffers and the bound together hold.
     const blob = 'x'.repeat(50_000);
@@ -93,21 +76,20 @@ describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
       if (index % 50 === 0)
         maxBacklog = Math.max(
           maxBacklog,
-          await metric(server.url, 'execstream_stream_backlog_bytes'),
+          await metric(server.url, 'execstream_stream_backlog_bytes', surface.name),
         );
     }
     await producer.complete({ chunks: 800 });
-    expect(await metric(server.url, 'execstream_slow_consumer_disconnects_total')).toBe(1);
+    expect(
+      await metric(server.url, 'execstream_slow_consumer_disconnects_total', surface.name),
+    ).toBe(1);
     // What the server held for this reader never passed the bound plus one event.
     expect(maxBacklog).toBeLessThanOrEqual(BOUND + 60_000);
-    expect(await metric(server.url, 'execstream_stream_backlog_bytes')).toBe(0);
-    expect(await metric(server.url, 'execstream_streams_active')).toBe(0);
+    expect(await metric(server.url, 'execstream_stream_backlog_bytes', surface.name)).toBe(0);
+    expect(await metric(server.url, 'execstream_streams_active', surface.name)).toBe(0);
 
     // The reader wakes up and reads what reached it before the server let go.
-    socket.on('data', (chunk) => received.push(chunk));
-    socket.resume();
-    await closed;
-    const text = Buffer.concat(received).toString('utf8');
+    const text = (await reader.readRest()).bytes.toString('utf8');
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);
     const before = new SseDecoder().push(body).filter(surface.isEvent);
     expect(before.length).toBeGreaterThan(0);

@@ -1,35 +1,11 @@
-import { get } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { afterEach, describe, expect, it } from 'vitest';
+import { metric } from './support/metrics.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { trpcStreamUrl } from './support/trpc.ts';
+import { type StalledReader, stalledReader } from './support/wire.ts';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
-
-/**
- * A metric summed over its series, read on a connection of its own that closes after the answer
- * (`agent: false`), so that the only connection it adds is the one being answered.
- */
-function metric(baseUrl: string, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get(`${baseUrl}/metrics`, { agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('end', () =>
-        resolve(
-          text
-            .split('\n')
-            .filter((row) => row.startsWith(`${name}{`) || row.startsWith(`${name} `))
-            .reduce((sum, row) => sum + Number(row.split(' ').at(-1)), 0),
-        ),
-      );
-    }).on('error', reject);
-  });
-}
 
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -63,35 +39,25 @@ async function executionWithLongHistory(server: TestServer): Promise<string> {
   return record.operationId;
 }
 
-const readers: Socket[] = [];
+const readers: StalledReader[] = [];
 afterEach(() => {
-  for (const socket of readers.splice(0)) socket.destroy();
+  for (const reader of readers.splice(0)) reader[Symbol.dispose]();
 });
 
-/**
- * A raw socket that asks for `path` from the first event, takes the first bytes of the answer
- * and then never reads again.
- */
-async function stalledReader(baseUrl: string, path: string): Promise<void> {
-  const { port } = new URL(baseUrl);
-  const socket = connect(Number(port), '127.0.0.1');
-  readers.push(socket);
-  socket.on('error', () => {});
-  socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\nLast-Event-ID: 0\r\n\r\n`,
-  );
-  await new Promise<void>((resolve) =>
-    socket.once('data', () => {
-      socket.pause();
-      resolve();
-    }),
+/** A raw socket that asks for `path` from the first event, takes the first bytes, then stalls. */
+async function stallOn(baseUrl: string, path: string): Promise<void> {
+  readers.push(
+    await stalledReader(
+      baseUrl,
+      `GET ${path} HTTP/1.1\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\nLast-Event-ID: 0\r\n\r\n`,
+    ),
   );
 }
 
 async function stallOnBothSurfaces(server: TestServer, operationId: string): Promise<void> {
-  await stalledReader(server.url, `/v1/executions/${operationId}/stream`);
+  await stallOn(server.url, `/v1/executions/${operationId}/stream`);
   const trpc = new URL(trpcStreamUrl(server.url, { operationId }));
-  await stalledReader(server.url, `${trpc.pathname}${trpc.search}`);
+  await stallOn(server.url, `${trpc.pathname}${trpc.search}`);
   // The replay to each reader stalled: the server holds their connections and backlog.
   expect(await metric(server.url, 'execstream_stream_backlog_bytes')).toBeGreaterThan(0);
   expect(await metric(server.url, 'execstream_http_connections_open')).toBe(3);

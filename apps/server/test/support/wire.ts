@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 /** One answer read off a raw connection, as the bytes framed it. */
 export interface WireResponse {
@@ -155,4 +155,61 @@ function dechunk(bytes: Buffer): Buffer | null {
     chunks.push(bytes.subarray(start, start + size));
     offset = start + size + 2;
   }
+}
+
+/** A raw connection that took the first bytes of its answer and then stopped reading. */
+export interface StalledReader extends Disposable {
+  socket: Socket;
+  /** What it took before it stopped. */
+  first: Buffer;
+  /**
+   * Reads on until the server ends the connection: resolves with every byte received (the first
+   * included) and whether it ended with a close (FIN) or a reset.
+   */
+  readRest(): Promise<{ bytes: Buffer; ending: 'end' | 'reset' }>;
+}
+
+/**
+ * Sends `request` (the whole request, as bytes) on a connection of its own, takes the first
+ * bytes of the answer and stops reading: whatever the server sends next waits in the kernel's
+ * buffers, then in the server's.
+ */
+export async function stalledReader(baseUrl: string, request: string): Promise<StalledReader> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  const chunks: Buffer[] = [];
+  let ending: 'end' | 'reset' | null = null;
+  const ended = new Promise<void>((resolve) => {
+    socket.once('end', () => {
+      ending ??= 'end';
+      resolve();
+    });
+    socket.once('close', () => {
+      ending ??= 'reset';
+      resolve();
+    });
+  });
+  socket.on('error', () => {
+    ending ??= 'reset';
+  });
+  socket.write(request);
+  const first = await new Promise<Buffer>((resolve, reject) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      resolve(chunk);
+    });
+    socket.once('close', () => reject(new Error('closed before answering')));
+  });
+  chunks.push(first);
+  return {
+    socket,
+    first,
+    async readRest() {
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.resume();
+      await ended;
+      return { bytes: Buffer.concat(chunks), ending: ending ?? 'end' };
+    },
+    [Symbol.dispose]: () => socket.destroy(),
+  };
 }
