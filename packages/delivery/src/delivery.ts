@@ -220,6 +220,13 @@ class BoundedDelivery implements Delivery {
         this.#wakeUp();
         if (this.#backlogBytes <= maxBacklogBytes) continue;
         if (this.#liveLag(envelope) !== null) {
+          // Events that come in one go (appends back to back in this process, a large batch, a
+          // catch-up read) arrive here faster than any transport takes them, even into an empty
+          // socket: give the transport one turn of the event loop, in which it writes until the
+          // socket is full, and judge after it.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.#closed) break;
+          if (this.#backlogBytes <= maxBacklogBytes) continue;
           observer?.slowConsumer?.(surface);
           this.#options.onOverflow();
           this.close();

@@ -148,6 +148,8 @@ describe('a delivery holds a stream slot', () => {
       await streams.append(operationId, [
         { kind: 'execution.timeline_appended', payload: { message: 'x'.repeat(500) } },
       ]);
+      // A turn of the event loop, in which a reader that reads would have taken the events.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     expect(overflowed).toBe(true);
     expect(slots.held).toBe(0);
