@@ -130,16 +130,21 @@ const SURFACES: Surface[] = [
 
 const sequenceOf = (message: SseMessage): number => JSON.parse(message.data).sequence;
 
+/** A running execution of owner A, and the producer that appends to it. */
+async function runningExecution(streams: ExecutionStreams) {
+  const { record } = await streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+  const producer = await ExecutionProducer.attach(streams, record.operationId);
+  await producer.start();
+  return { operationId: record.operationId, producer };
+}
+
 describe.each(BACKENDS)('a stalled raw-socket reader on $name', (backend) => {
   it.each(SURFACES)(
     'is cut at the bound on $name while the server stays flat, and resumes gapless',
     async (surface) => {
       await using setup = await backend.start();
-      const { url, streams } = setup;
-      const { record } = await streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
-      const { operationId } = record;
-      const producer = await ExecutionProducer.attach(streams, operationId);
-      await producer.start();
+      const { url } = setup;
+      const { operationId, producer } = await runningExecution(setup.streams);
 
       // HTTP/1.0: the body comes without chunked framing, as plain SSE.
       using reader = await stalledReader(
@@ -207,11 +212,8 @@ describe.each(BACKENDS)('a stalled raw-socket reader on $name', (backend) => {
     'is not what a reader that reads is taken for, on $name, whatever the burst',
     async (surface) => {
       await using setup = await backend.start();
-      const { url, streams } = setup;
-      const { record } = await streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
-      const { operationId } = record;
-      const producer = await ExecutionProducer.attach(streams, operationId);
-      await producer.start();
+      const { url } = setup;
+      const { operationId, producer } = await runningExecution(setup.streams);
       let opened: () => void = () => {};
       const isOpen = new Promise<void>((resolve) => {
         opened = resolve;
