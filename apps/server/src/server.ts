@@ -172,6 +172,10 @@ export async function startServer(
       clearTimeout(grace);
       await metricsServer?.close();
       await stores.close();
+      // prom-client's GC metric observes through a process-wide PerformanceObserver that is never
+      // disconnected and holds the registry: emptied, it no longer holds this server (through the
+      // gauges' collect callbacks) and all its stores for the life of the process.
+      metrics.registry.clear();
       logger.info({}, 'stopped');
     })();
     return closing;

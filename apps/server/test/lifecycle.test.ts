@@ -1,5 +1,6 @@
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
+import { collectGarbage } from './support/gc.ts';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
@@ -75,6 +76,27 @@ describe('streams on real networks', () => {
     expect(JSON.parse(error?.data ?? '{}').data.code).toBe('SERVICE_UNAVAILABLE');
     expect(trpcRead.messages.some((m) => m.event === 'return')).toBe(false);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('lets go of all it held once closed: nothing global keeps a closed server', async () => {
+    const streams = await (async () => {
+      const server = await startTestServer();
+      const { producer } = await runningExecution(server);
+      await producer.complete({ ok: true });
+      expect((await rawRequest(server.url, { path: '/metrics' })).status).toBe(200);
+      await server.close();
+      return new WeakRef(server.streams);
+    })();
+    // A boolean, not the object: the poll must not hold what it looks for.
+    await expect
+      .poll(
+        () => {
+          collectGarbage();
+          return streams.deref() === undefined;
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(true);
   });
 
   it('serves health, readiness and Prometheus metrics', async () => {
