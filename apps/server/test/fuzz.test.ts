@@ -562,11 +562,13 @@ function generator(random: Random, fixtures: Fixtures) {
     }
     // When the connection may end without any answer. Framing broken on purpose, a version other
     // than HTTP/1.x, or CONNECT (which Node drops: nothing handles it). And a body the server
-    // may answer before reading, on a connection it then closes: a head the parser refuses (over
-    // 16 KiB, control bytes), an upload over the size limit, framing tricks, HTTP/1.0 or
-    // `Connection: close`. Closing with bytes unread makes TCP reset the connection, and the
-    // reset can overtake the answer: Node does no lingering close (RFC 9112 §9.6).
+    // may answer before reading, on a connection it then closes: a head the parser refuses (a
+    // malformed request line, over 16 KiB, control bytes), an upload over the size limit,
+    // framing tricks, HTTP/1.0 or `Connection: close`. Closing with bytes unread makes TCP reset
+    // the connection, and the reset can overtake the answer: Node does no lingering close
+    // (RFC 9112 §9.6).
     const earlyClose =
+      !/^[!-~]+ [!-~]+ HTTP\/1\.[01]$/.test(lines[0] as string) ||
       head.length > 16 * 1024 ||
       head.some(
         (byte) => (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f,
