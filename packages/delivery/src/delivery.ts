@@ -107,6 +107,9 @@ async function acquireSlot(slots: DeliverySlots, ownerId: string): Promise<Strea
   );
 }
 
+// How much a delivery's backlog may grow before the gauge hears of it between batches.
+const BACKLOG_REPORT_BYTES = 65_536;
+
 class BoundedDelivery implements Delivery {
   readonly #subscription: ExecutionSubscription;
   readonly #options: OpenDeliveryOptions;
@@ -217,6 +220,9 @@ class BoundedDelivery implements Delivery {
         const data = dataOf(envelope);
         this.#queue.push({ envelope, data });
         this.#changeBacklog(data.length);
+        // Live events queue for a reader that is not taking them: the gauge hears of it once the
+        // unreported growth is worth a line on a dashboard, not at every event.
+        if (this.#unreportedBacklog >= BACKLOG_REPORT_BYTES) this.#reportBacklog();
         this.#wakeUp();
         if (this.#backlogBytes <= maxBacklogBytes) continue;
         if (this.#liveLag(envelope) !== null) {
