@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { createAgUiStreamRoute } from '@execstream/ag-ui';
 import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
 import type { ExecutionStreams } from '@execstream/stream-service';
@@ -8,6 +9,7 @@ import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
+import { agUiRoutes } from './routes/ag-ui.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
@@ -80,7 +82,8 @@ export async function startServer(
     slots,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
-  const sse = createExecutionStreamRoute({
+  // Both SSE surfaces stream with the same settings.
+  const streamOptions = {
     streams,
     retryMs: config.sseRetryMs,
     pingIntervalMs: config.pingIntervalMs,
@@ -90,8 +93,10 @@ export async function startServer(
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
     slots,
-    onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
-  });
+    onUnexpectedError: (error: unknown) => logger.error({ err: error }, 'stream failed'),
+  };
+  const sse = createExecutionStreamRoute(streamOptions);
+  const agUi = createAgUiStreamRoute(streamOptions);
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
@@ -112,6 +117,7 @@ export async function startServer(
     logger,
   });
   await streamRoutes(app, { route: sse, principalOf });
+  await agUiRoutes(app, { route: agUi, principalOf });
   await opsRoutes(app, {
     ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     metrics: config.metricsPort === null ? metrics : null,
