@@ -20,30 +20,43 @@ export function encodeAgUiFrames(frames: readonly AgUiFrame[]): string {
  * frames of every later event. Yields one string per canonical event (all its frames), so the
  * transport writes them together.
  *
- * The delivery does the resuming (CONTRACT §4). When it starts with a snapshot (no cursor, a
- * resync) that snapshot is the base. When it replays the events after the client's cursor, the
- * base is the execution's snapshot read once the delivery is open: it includes every event the
- * delivery has replayed or will hand over up to its sequence, which are read first and given to
- * `open` (their messages, progress and result), so the state a client folds never counts an event
- * twice. Later events follow as `STATE_DELTA`s.
+ * The delivery does the resuming (CONTRACT §4); `cursor` is the one it was opened with. When it
+ * starts with a snapshot (no cursor, a resync) that snapshot is the base. When it resumes after
+ * an event, the base is the execution's snapshot read once the delivery is open: it includes
+ * every event the delivery replays up to its sequence, which are read first and given to `open`
+ * (their messages, progress and result), so the state a client folds never counts an event twice.
+ * Later events follow as `STATE_DELTA`s.
  */
 export async function* agUiFrames(
   delivery: Delivery,
   streams: ExecutionStreams,
   operationId: OperationId,
+  cursor: string | null,
 ): AsyncGenerator<string, void, undefined> {
   const run = new AgUiRun(operationId);
   const events = delivery[Symbol.asyncIterator]();
   try {
-    const first = await events.next();
-    if (first.done) return;
+    // With a cursor, the snapshot now: when it is the cursor's own event, nothing is replayed and
+    // the stream opens at once rather than with the next event, which may be long in coming.
+    const base = cursor === null ? null : await streams.getSnapshot(operationId);
     let pending: Delivered | null = null;
-    if (first.value.envelope.kind === 'execution.snapshot') {
-      yield encodeAgUiFrames(run.open(first.value.envelope.payload, null));
+    if (base !== null && base.cursor === cursor) {
+      yield encodeAgUiFrames(run.open(base, []));
     } else {
-      const opened = await openAfterReplay(run, first.value.envelope, events, streams);
-      yield encodeAgUiFrames(opened.frames);
-      pending = opened.pending;
+      const first = await events.next();
+      if (first.done) return;
+      if (first.value.envelope.kind === 'execution.snapshot') {
+        yield encodeAgUiFrames(run.open(first.value.envelope.payload, null));
+      } else {
+        const opened = await openAfterReplay(
+          run,
+          base ?? (await streams.getSnapshot(operationId)),
+          first.value.envelope,
+          events,
+        );
+        yield encodeAgUiFrames(opened.frames);
+        pending = opened.pending;
+      }
     }
     if (pending) {
       const frames = run.next(pending.envelope);
@@ -59,31 +72,31 @@ export async function* agUiFrames(
 }
 
 /**
- * Opens a resumed stream: reads the execution's snapshot, then the replayed events up to its
- * sequence. A snapshot met meanwhile (the events were trimmed while replaying) is a resync: it
- * becomes the base, as on a fresh stream. Returns the opening, and an event read past the base,
- * if any, for the caller to map next.
+ * Opens a resumed stream at `base`, after reading the replayed events up to its sequence. A
+ * snapshot met meanwhile (the events were trimmed while replaying) is a resync: the newer of the
+ * two becomes the base, as on a fresh stream. Returns the opening, and an event read past the
+ * base, if any, for the caller to map next.
  */
 async function openAfterReplay(
   run: AgUiRun,
+  base: ExecutionSnapshot,
   first: Envelope,
   events: AsyncIterator<Delivered>,
-  streams: ExecutionStreams,
 ): Promise<{ frames: AgUiFrame[]; pending: Delivered | null }> {
-  const base: ExecutionSnapshot = await streams.getSnapshot(run.operationId);
-  const replayed: Envelope[] = [first];
-  while ((replayed.at(-1)?.sequence ?? 0) < base.sequence) {
-    const next = await events.next();
-    if (next.done) break;
-    const { envelope } = next.value;
+  const replayed: Envelope[] = [];
+  let next: Delivered | null = { envelope: first, data: '' };
+  while (next) {
+    const { envelope } = next;
     if (envelope.kind === 'execution.snapshot') {
       const newer = envelope.payload.sequence >= base.sequence ? envelope.payload : base;
       return { frames: run.open(newer, null), pending: null };
     }
-    if (envelope.sequence > base.sequence) {
-      return { frames: run.open(base, replayed), pending: next.value };
-    }
+    if (envelope.sequence > base.sequence)
+      return { frames: run.open(base, replayed), pending: next };
     replayed.push(envelope);
+    if (envelope.sequence === base.sequence) break;
+    const read = await events.next();
+    next = read.done ? null : read.value;
   }
   return { frames: run.open(base, replayed), pending: null };
 }

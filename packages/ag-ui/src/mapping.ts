@@ -110,7 +110,11 @@ export class AgUiRun {
       events.push(this.#progress(base.progress, timestamp));
     }
     if (base.result && saw('execution.result')) events.push(this.#result(base.result, timestamp));
-    if (terminal) events.push(this.#end(base, timestamp, undefined));
+    if (terminal) {
+      // From the terminal event when it was replayed, else from the snapshot that holds it.
+      const last = replayed?.at(-1);
+      events.push(this.#end(base, timestamp, last ?? snapshotEnvelope(base)));
+    }
     return events.map((event, index) => ({ id: `${base.cursor}/s${index}`, event }));
   }
 
@@ -181,7 +185,7 @@ export class AgUiRun {
     this.#moveToStep(terminal ? null : currentStep(snapshot), events, timestamp);
     if (snapshot.progress) events.push(this.#progress(snapshot.progress, timestamp));
     if (snapshot.result) events.push(this.#result(snapshot.result, timestamp));
-    if (terminal) events.push(this.#end(snapshot, timestamp, undefined));
+    if (terminal) events.push(this.#end(snapshot, timestamp, envelope));
     return groupFrames(envelope.cursor, events);
   }
 
@@ -232,11 +236,12 @@ export class AgUiRun {
 
   /**
    * `RUN_FINISHED` with the output for a completed execution; `RUN_ERROR` for a failed one
-   * (the error's code and message) and a cancelled one (`CANCELLED`). `envelope` is the
-   * terminal event it comes from, carried as `rawEvent`, when the stream saw it live.
+   * (the error's code and message) and a cancelled one (`CANCELLED`). `envelope`, carried as
+   * `rawEvent`, is the canonical event it comes from: the terminal event, or the snapshot that
+   * holds it.
    */
-  #end(state: ExecutionSnapshot, timestamp: number, envelope: Envelope | undefined): AGUIEvent {
-    const raw = envelope ? { rawEvent: envelope } : {};
+  #end(state: ExecutionSnapshot, timestamp: number, envelope: Envelope): AGUIEvent {
+    const raw = { rawEvent: envelope };
     if (state.status === 'completed') {
       return {
         type: EventType.RUN_FINISHED,

@@ -101,7 +101,7 @@ export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStre
       res,
       { ownerId: principal.ownerId, operationId, cursor, surface: 'ag-ui' },
       settings,
-      (delivery) => agUiFrames(delivery, options.streams, operationId),
+      (delivery) => agUiFrames(delivery, options.streams, operationId, cursor),
     );
   }
 
