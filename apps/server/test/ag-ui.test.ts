@@ -1,7 +1,9 @@
 import type { BaseEvent } from '@ag-ui/core';
 import { SseDecoder } from '@execstream/event-schema';
+import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
+import { openRedisStores } from '../src/index.ts';
 import { agUiUrl, httpAgent, openSteps, runAgent, wireEvents } from './support/ag-ui.ts';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, OWNER_B, startServerOn, startTestServer } from './support/server.ts';
@@ -472,5 +474,33 @@ describe('the AG-UI route refuses bad input as CONTRACT §5 and §7, never with 
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(errorOf(refused.body).code).toBe('TOO_MANY_STREAMS');
+  });
+});
+
+describe('the AG-UI stream during a store outage (CONTRACT §5)', () => {
+  it('answers 200 with retry: and ends, never a 5xx, on GET and POST', async () => {
+    await using redis = await startRedisServer();
+    const stores = await openRedisStores(redis.url, () => {});
+    await using server = await startTestServer({ EXECSTREAM_SSE_RETRY_MS: '700' }, { stores });
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const url = agUiUrl(server.url, record.operationId);
+    redis.pause();
+    try {
+      const answers = await Promise.all([
+        fetch(url, { headers: asA }),
+        fetch(url, {
+          method: 'POST',
+          headers: { ...asA, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ threadId: 't', runId: 'r', messages: [] }),
+        }),
+      ]);
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+        expect(await answer.text()).toBe('retry: 700\n\n');
+      }
+    } finally {
+      redis.resume();
+    }
   });
 });
