@@ -76,7 +76,7 @@ describe('the AG-UI stream with TanStack AI’s generation client', () => {
     expect(seen.requests[0]?.get('last-event-id')).toBeNull();
     const resumedFrom = seen.requests.slice(1).map((headers) => headers.get('last-event-id'));
     expect(resumedFrom.length).toBeGreaterThan(0);
-    for (const id of resumedFrom) expect(id).toMatch(/^\d+-\d+(\/s?\d+)?$/);
+    for (const id of resumedFrom) expect(id).toMatch(/^\d+-\d+(\/(\d+|s\d+-[0-9a-f]{8}))?$/);
     const snapshot = await trpcClient(server.url, OWNER_A.key).v2.executions.get.query({
       operationId,
     });

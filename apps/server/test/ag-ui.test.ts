@@ -244,7 +244,7 @@ describe('a resumed AG-UI stream', () => {
     await producer.complete({ ok: true });
     const whole = wireEvents(await reading);
     const ids = whole.map(({ id }) => id);
-    expect(ids.every((id) => /^\d+-\d+(\/s?\d+)?$/.test(id))).toBe(true);
+    expect(ids.every((id) => /^\d+-\d+(\/(\d+|s\d+-[0-9a-f]{8}))?$/.test(id))).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
 
     // The timeline entry's group ends with its cursor; the frames before carry <cursor>/<n>.

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type AGUIEvent, EventType, type JsonPatch, type Message } from '@ag-ui/core';
 import {
   type Envelope,
@@ -35,12 +36,13 @@ export interface AgUiFrame {
  * into the AG-UI events of its change: a `STATE_DELTA` (the RFC 6902 patch, computed by
  * `fast-json-patch`, from the snapshot before to the snapshot after, folded with the shared
  * reducer), step changes, text messages, TanStack's `CUSTOM` progress and result, and the end
- * of the run. Pure: the same base and events give the same frames, whatever the connection.
+ * of the run. The same base and events give the same events, whatever the connection.
  *
  * Frame ids (docs/ag-ui.md): each canonical event becomes a group of frames; the group's last
  * frame has the event's cursor as its id, and the frames before it `<cursor>/<n>`; the frames
- * that open a stream have `<cursor of the base>/s<n>`. Every id is unique within a run (TanStack
- * de-duplicates frames by id) and every one resumes: the route reads the cursor before the `/`.
+ * that open a stream have `<cursor of the base>/s<n>-<connection>`. Every id is unique (TanStack
+ * de-duplicates frames by id, and counts a reconnect that brings no new id as one that failed)
+ * and every one resumes: the route reads the cursor before the `/`.
  */
 export class AgUiRun {
   readonly operationId: OperationId;
@@ -68,9 +70,14 @@ export class AgUiRun {
    * (no cursor, or a resync): it gets the timeline as a `MESSAGES_SNAPSHOT` and the current
    * progress and result. On a resume it is the events after the client's cursor that `base`
    * includes: it gets the text messages, progress and result of those events alone, so nothing
-   * it rendered before is rendered twice.
+   * it rendered before is rendered twice. `connection` tells this opening's frame ids from those
+   * of another connection's opening at the same base (8 hex digits, random by default).
    */
-  open(base: ExecutionSnapshot, replayed: readonly Envelope[] | null): AgUiFrame[] {
+  open(
+    base: ExecutionSnapshot,
+    replayed: readonly Envelope[] | null,
+    connection: string = randomBytes(4).toString('hex'),
+  ): AgUiFrame[] {
     const timestamp = Date.parse(base.updatedAt);
     const events: AGUIEvent[] = [
       { type: EventType.RUN_STARTED, timestamp, threadId: this.threadId, runId: this.runId },
@@ -115,7 +122,10 @@ export class AgUiRun {
       const last = replayed?.at(-1);
       events.push(this.#end(base, timestamp, last ?? snapshotEnvelope(base)));
     }
-    return events.map((event, index) => ({ id: `${base.cursor}/s${index}`, event }));
+    return events.map((event, index) => ({
+      id: `${base.cursor}/s${index}-${connection}`,
+      event,
+    }));
   }
 
   /**

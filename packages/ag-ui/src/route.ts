@@ -112,8 +112,8 @@ export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStre
   };
 }
 
-/** A frame id's resume cursor: the cursor before `/` (`<cursor>/<n>`, `<cursor>/s<n>`). */
-const FRAME_ID = /^([^/]*)\/s?\d{1,4}$/;
+/** A frame id's resume cursor: the cursor before `/` (`<cursor>/<n>`, `<cursor>/s<n>-<hex>`). */
+const FRAME_ID = /^([^/]*)\/(?:\d{1,4}|s\d{1,4}-[0-9a-f]{8})$/;
 
 /**
  * Where a stream resumes (docs/ag-ui.md), first found wins: the `Last-Event-ID` header, then
