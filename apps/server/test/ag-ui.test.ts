@@ -4,7 +4,14 @@ import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
 import { openRedisStores } from '../src/index.ts';
-import { agUiUrl, httpAgent, openSteps, runAgent, wireEvents } from './support/ag-ui.ts';
+import {
+  agUiUrl,
+  httpAgent,
+  openSteps,
+  runAgent,
+  runAgentOpened,
+  wireEvents,
+} from './support/ag-ui.ts';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, OWNER_B, startServerOn, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
@@ -16,20 +23,6 @@ const UNKNOWN = 'op_01JWZEE2MF30KVRMRX53N88VA4';
 
 const types = (events: readonly { type: string }[]) => events.map((event) => event.type);
 
-/** Resolves once `condition` holds, checked after every event the agent sees. */
-function when(condition: () => boolean): { check: () => void; reached: Promise<void> } {
-  let resolve!: () => void;
-  const reached = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return {
-    check: () => {
-      if (condition()) resolve();
-    },
-    reached,
-  };
-}
-
 describe.each(['memory', 'redis'] as const)('the AG-UI stream with HttpAgent (%s)', (backend) => {
   it('follows a run to RUN_FINISHED: valid events, steps closed, final state as v2.executions.get', async () => {
     await using server = await startServerOn(backend);
@@ -40,13 +33,7 @@ describe.each(['memory', 'redis'] as const)('the AG-UI stream with HttpAgent (%s
     await producer.timeline('Quote received', { step: 'quote', data: { price: '3200.5' } });
 
     const agent = httpAgent(server.url, operationId, OWNER_A.key);
-    const seen: BaseEvent[] = [];
-    const opened = when(() => seen.some((event) => event.type === 'STATE_SNAPSHOT'));
-    const run = runAgent(agent, (event) => {
-      seen.push(event);
-      opened.check();
-    });
-    await opened.reached;
+    const { done: run } = await runAgentOpened(agent);
     await producer.progress(40, { step: 'swap', message: 'Submitting' });
     await producer.timeline('Swap submitted onchain', { step: 'swap', txHash: '0xabc' });
     await producer.retrying({ code: 'RPC_TIMEOUT', message: 'timed out' });
@@ -122,13 +109,7 @@ describe.each(['memory', 'redis'] as const)('the AG-UI stream with HttpAgent (%s
       await producer.start();
       await producer.progress(30, { step: 'deposit' });
       const agent = httpAgent(server.url, operationId, OWNER_A.key);
-      const seen: BaseEvent[] = [];
-      const opened = when(() => seen.some((event) => event.type === 'STATE_SNAPSHOT'));
-      const run = runAgent(agent, (event) => {
-        seen.push(event);
-        opened.check();
-      });
-      await opened.reached;
+      const { done: run } = await runAgentOpened(agent);
       if (outcome === 'failed') {
         await producer.timeline('The relayer is down', { step: 'relay', level: 'error' });
         await producer.fail({ code: 'RELAY_DOWN', message: 'The relayer is down' });
@@ -180,13 +161,7 @@ describe('a resumed AG-UI stream', () => {
     await producer.progress(35, { step: 'approval', message: 'Approved' });
 
     // The agent runs again; it sends its state, whose cursor says where it stands.
-    const seen: BaseEvent[] = [];
-    const opened = when(() => seen.some((event) => event.type === 'STATE_SNAPSHOT'));
-    const second = runAgent(agent, (event) => {
-      seen.push(event);
-      opened.check();
-    });
-    await opened.reached;
+    const { done: second } = await runAgentOpened(agent);
     await producer.complete({ done: true });
     const resumed = await second;
     expect(types(resumed.events)).toEqual([

@@ -89,17 +89,7 @@ export class AgUiRun {
       },
     ];
     if (replayed === null) {
-      events.push({
-        type: EventType.MESSAGES_SNAPSHOT,
-        timestamp,
-        messages: base.timeline.map(
-          (entry): Message => ({
-            id: this.#messageId(entry.sequence),
-            role: 'assistant',
-            content: entry.message,
-          }),
-        ),
-      });
+      events.push(this.#messages(base, timestamp));
     } else {
       for (const envelope of replayed) {
         if (envelope.kind === 'execution.timeline_appended') {
@@ -179,17 +169,7 @@ export class AgUiRun {
     const timestamp = Date.parse(envelope.ts);
     const events: AGUIEvent[] = [
       { type: EventType.STATE_SNAPSHOT, timestamp, snapshot, rawEvent: envelope },
-      {
-        type: EventType.MESSAGES_SNAPSHOT,
-        timestamp,
-        messages: snapshot.timeline.map(
-          (entry): Message => ({
-            id: this.#messageId(entry.sequence),
-            role: 'assistant',
-            content: entry.message,
-          }),
-        ),
-      },
+      this.#messages(snapshot, timestamp),
     ];
     const terminal = isTerminalStatus(snapshot.status);
     this.#moveToStep(terminal ? null : currentStep(snapshot), events, timestamp);
@@ -211,6 +191,21 @@ export class AgUiRun {
 
   #messageId(sequence: number): string {
     return `${this.operationId}:timeline:${sequence}`;
+  }
+
+  /** The timeline of a snapshot as the messages a client holds: one assistant message each. */
+  #messages(snapshot: ExecutionSnapshot, timestamp: number): AGUIEvent {
+    return {
+      type: EventType.MESSAGES_SNAPSHOT,
+      timestamp,
+      messages: snapshot.timeline.map(
+        (entry): Message => ({
+          id: this.#messageId(entry.sequence),
+          role: 'assistant',
+          content: entry.message,
+        }),
+      ),
+    };
   }
 
   #textMessage(envelope: EnvelopeOf<'execution.timeline_appended'>): AGUIEvent[] {

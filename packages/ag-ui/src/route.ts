@@ -1,47 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import type { Principal } from '@execstream/auth';
-import type { DeliveryObserver, DeliverySlots } from '@execstream/delivery';
-import { encodeSseRetry } from '@execstream/event-schema';
 import {
-  checkPingInterval,
-  type EventStreamSettings,
+  type ExecutionStreamRouteOptions,
   endForRetry,
+  eventStreamSettings,
   httpErrorOf,
   INTERNAL_ERROR,
   parseStreamTarget,
-  STREAM_DEFAULTS,
   sendHttpError,
   serveEventStream,
 } from '@execstream/sse';
-import {
-  CursorInvalidError,
-  type ExecutionStreams,
-  InvalidInputError,
-} from '@execstream/stream-service';
+import { CursorInvalidError, InvalidInputError } from '@execstream/stream-service';
 import { agUiFrames } from './frames.ts';
 
-/** The same settings as the raw SSE route's, with the same defaults (docs/server.md). */
-export interface AgUiStreamRouteOptions {
-  streams: ExecutionStreams;
-  /** @default 1000 */
-  retryMs?: number;
-  /** At most 15 s (CONTRACT §5). @default 10_000 */
-  pingIntervalMs?: number;
-  /** @default 1_048_576 (1 MiB) */
-  maxBacklogBytes?: number;
-  /** @default 900_000 (15 minutes) */
-  maxLifetimeMs?: number;
-  /** @default 2_000 */
-  endGraceMs?: number;
-  observer?: DeliveryObserver;
-  /** Open streams per principal, counted with the other surfaces' (CONTRACT §8). */
-  slots?: DeliverySlots;
-  /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
-  shutdownSignal?: AbortSignal;
-  /** Receives errors that are not the client's fault (answered as a bare 500). */
-  onUnexpectedError?: (error: unknown) => void;
-}
+/** The raw SSE route's options, with the same defaults (docs/server.md). */
+export type AgUiStreamRouteOptions = ExecutionStreamRouteOptions;
 
 /** `/v1/ai/executions/:operationId/ag-ui-stream` (CONTRACT §10). */
 export const AG_UI_STREAM_PATH = /^\/v1\/ai\/executions\/([^/]+)\/ag-ui-stream$/;
@@ -68,19 +42,7 @@ export interface AgUiStreamRoute {
 }
 
 export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStreamRoute {
-  const retryFrame = encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs);
-  const settings: EventStreamSettings = {
-    streams: options.streams,
-    retryFrame,
-    pingIntervalMs: checkPingInterval(options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs),
-    maxBacklogBytes: options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes,
-    maxLifetimeMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
-    endGraceMs: options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs,
-    observer: options.observer,
-    slots: options.slots,
-    shutdownSignal: options.shutdownSignal,
-    onUnexpectedError: options.onUnexpectedError,
-  };
+  const settings = eventStreamSettings(options);
 
   async function handle(
     req: IncomingMessage,
@@ -108,7 +70,7 @@ export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStre
   return {
     matches: (pathname) => AG_UI_STREAM_PATH.test(pathname),
     handle,
-    retryLater: (res) => endForRetry(res, retryFrame),
+    retryLater: (res) => endForRetry(res, settings.retryFrame),
   };
 }
 

@@ -66,26 +66,7 @@ export interface ExecutionStreamRoute {
 export function createExecutionStreamRoute(
   options: ExecutionStreamRouteOptions,
 ): ExecutionStreamRoute {
-  const retryFrame = encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs);
-  const pingIntervalMs = checkPingInterval(
-    options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs,
-  );
-  const maxBacklogBytes = options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
-  const maxLifetimeMs = options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs;
-  const endGraceMs = options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs;
-
-  const settings: EventStreamSettings = {
-    streams: options.streams,
-    retryFrame,
-    pingIntervalMs,
-    maxBacklogBytes,
-    maxLifetimeMs,
-    endGraceMs,
-    observer: options.observer,
-    slots: options.slots,
-    shutdownSignal: options.shutdownSignal,
-    onUnexpectedError: options.onUnexpectedError,
-  };
+  const settings = eventStreamSettings(options);
 
   async function handle(
     req: IncomingMessage,
@@ -105,7 +86,23 @@ export function createExecutionStreamRoute(
   return {
     matches: (pathname) => PATH.test(pathname),
     handle,
-    retryLater: (res) => endForRetry(res, retryFrame),
+    retryLater: (res) => endForRetry(res, settings.retryFrame),
+  };
+}
+
+/** The options of an SSE stream route, checked and with their defaults. */
+export function eventStreamSettings(options: ExecutionStreamRouteOptions): EventStreamSettings {
+  return {
+    streams: options.streams,
+    retryFrame: encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs),
+    pingIntervalMs: checkPingInterval(options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs),
+    maxBacklogBytes: options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes,
+    maxLifetimeMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
+    endGraceMs: options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs,
+    observer: options.observer,
+    slots: options.slots,
+    shutdownSignal: options.shutdownSignal,
+    onUnexpectedError: options.onUnexpectedError,
   };
 }
 

@@ -52,6 +52,24 @@ export async function runAgent(
   }
 }
 
+/**
+ * Starts a run and resolves once its stream has opened (its `STATE_SNAPSHOT` arrived), with the
+ * run's end still to come: what a test appends then reaches the agent live.
+ */
+export async function runAgentOpened(agent: HttpAgent): Promise<{ done: Promise<AgentRun> }> {
+  let opened!: () => void;
+  const isOpen = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  const run = runAgent(agent, (event) => {
+    if (event.type === 'STATE_SNAPSHOT') opened();
+  });
+  // A run that fails before it opens must fail the test, not leave it waiting.
+  await Promise.race([isOpen, run]);
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { done: run };
+}
+
 /** The AG-UI events of a raw read of the stream, each checked against `@ag-ui/core`'s schema. */
 export function wireEvents(read: SseRead): { id: string; event: Record<string, unknown> }[] {
   return read.messages.map((message) => {
