@@ -1,10 +1,5 @@
 import type { Delivered, Delivery } from '@execstream/delivery';
-import {
-  type Envelope,
-  type ExecutionSnapshot,
-  encodeSseFrame,
-  type OperationId,
-} from '@execstream/event-schema';
+import { encodeSseFrame, type OperationId } from '@execstream/event-schema';
 import type { ExecutionStreams } from '@execstream/stream-service';
 import { type AgUiFrame, AgUiRun } from './mapping.ts';
 
@@ -23,9 +18,9 @@ export function encodeAgUiFrames(frames: readonly AgUiFrame[]): string {
  * The delivery does the resuming (CONTRACT §4); `cursor` is the one it was opened with. When it
  * starts with a snapshot (no cursor, a resync) that snapshot is the base. When it resumes after
  * an event, the base is the execution's snapshot read once the delivery is open: it includes
- * every event the delivery replays up to its sequence, which are read first and given to `open`
- * (their messages, progress and result), so the state a client folds never counts an event twice.
- * Later events follow as `STATE_DELTA`s.
+ * every event the delivery replays up to its sequence, which go into the opening one by one
+ * (their messages, progress and result, never held together), so the state a client folds never
+ * counts an event twice. Later events follow as `STATE_DELTA`s.
  */
 export async function* agUiFrames(
   delivery: Delivery,
@@ -48,14 +43,25 @@ export async function* agUiFrames(
       if (first.value.envelope.kind === 'execution.snapshot') {
         yield encodeAgUiFrames(run.open(first.value.envelope.payload, null));
       } else {
-        const opened = await openAfterReplay(
-          run,
-          base ?? (await streams.getSnapshot(operationId)),
-          first.value.envelope,
-          events,
-        );
-        yield encodeAgUiFrames(opened.frames);
-        pending = opened.pending;
+        // A resume: the replayed events up to the base go into the opening, one at a time.
+        const opening = base ?? (await streams.getSnapshot(operationId));
+        yield encodeAgUiFrames(run.beginOpening(opening, false));
+        let next: Delivered | null = first.value;
+        while (next) {
+          const { envelope } = next;
+          // Past the base (it cannot be, but the stream is the truth), or a resync snapshot met
+          // meanwhile (the events were trimmed while replaying): mapped after the opening.
+          if (envelope.sequence > opening.sequence || envelope.kind === 'execution.snapshot') {
+            pending = next;
+            break;
+          }
+          const frames = run.replayed(envelope);
+          if (frames.length > 0) yield encodeAgUiFrames(frames);
+          if (envelope.sequence === opening.sequence) break;
+          const read = await events.next();
+          next = read.done ? null : read.value;
+        }
+        yield encodeAgUiFrames(run.endOpening());
       }
     }
     if (pending) {
@@ -69,34 +75,4 @@ export async function* agUiFrames(
   } finally {
     await events.return?.();
   }
-}
-
-/**
- * Opens a resumed stream at `base`, after reading the replayed events up to its sequence. A
- * snapshot met meanwhile (the events were trimmed while replaying) is a resync: the newer of the
- * two becomes the base, as on a fresh stream. Returns the opening, and an event read past the
- * base, if any, for the caller to map next.
- */
-async function openAfterReplay(
-  run: AgUiRun,
-  base: ExecutionSnapshot,
-  first: Envelope,
-  events: AsyncIterator<Delivered>,
-): Promise<{ frames: AgUiFrame[]; pending: Delivered | null }> {
-  const replayed: Envelope[] = [];
-  let next: Delivered | null = { envelope: first, data: '' };
-  while (next) {
-    const { envelope } = next;
-    if (envelope.kind === 'execution.snapshot') {
-      const newer = envelope.payload.sequence >= base.sequence ? envelope.payload : base;
-      return { frames: run.open(newer, null), pending: null };
-    }
-    if (envelope.sequence > base.sequence)
-      return { frames: run.open(base, replayed), pending: next };
-    replayed.push(envelope);
-    if (envelope.sequence === base.sequence) break;
-    const read = await events.next();
-    next = read.done ? null : read.value;
-  }
-  return { frames: run.open(base, replayed), pending: null };
 }

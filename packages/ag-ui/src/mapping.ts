@@ -23,6 +23,18 @@ export const GENERATION_RESULT = 'generation:result';
 /** The `code` of the `RUN_ERROR` that ends a cancelled execution. */
 export const CANCELLED_CODE = 'CANCELLED';
 
+/** An opening under way: where its ids stand, and what the resuming client has missed. */
+interface Opening {
+  cursor: string;
+  connection: string;
+  frames: number;
+  timestamp: number;
+  sawProgress: boolean;
+  sawResult: boolean;
+  /** The canonical event the opening's end comes from: the last replayed, else the snapshot. */
+  terminal: Envelope;
+}
+
 /** One AG-UI event and the `id:` of its frame. */
 export interface AgUiFrame {
   id: string;
@@ -50,6 +62,7 @@ export class AgUiRun {
   readonly runId: string;
   #state: ExecutionSnapshot | null = null;
   #step: string | null = null;
+  #opening: Opening | null = null;
 
   constructor(operationId: OperationId) {
     this.operationId = operationId;
@@ -65,20 +78,48 @@ export class AgUiRun {
   }
 
   /**
-   * The frames that open a stream at `base`: `RUN_STARTED`, the `STATE_SNAPSHOT`, then what a
-   * client needs to render that point. `replayed` is `null` when the client holds nothing
-   * (no cursor, or a resync): it gets the timeline as a `MESSAGES_SNAPSHOT` and the current
-   * progress and result. On a resume it is the events after the client's cursor that `base`
-   * includes: it gets the text messages, progress and result of those events alone, so nothing
-   * it rendered before is rendered twice. `connection` tells this opening's frame ids from those
-   * of another connection's opening at the same base (8 hex digits, random by default).
+   * The frames that open a stream at `base`, at once: `open(base, null)` for a client that holds
+   * nothing, `open(base, [])` for one that holds everything up to `base`. The steps of
+   * `beginOpening`, `replayed` and `endOpening` in one call.
    */
   open(
     base: ExecutionSnapshot,
     replayed: readonly Envelope[] | null,
+    connection?: string,
+  ): AgUiFrame[] {
+    const frames = this.beginOpening(base, replayed === null, connection);
+    for (const envelope of replayed ?? []) frames.push(...this.replayed(envelope));
+    frames.push(...this.endOpening());
+    return frames;
+  }
+
+  /**
+   * The first frames of a stream opening at `base`: `RUN_STARTED` and the `STATE_SNAPSHOT`. A
+   * client that holds nothing (`fresh`: no cursor, or a resync) also gets the timeline as a
+   * `MESSAGES_SNAPSHOT`, and, from `endOpening`, the current progress and result. A resumed one
+   * is then handed, through `replayed`, the events after its cursor that `base` includes, one at
+   * a time (memory stays flat however many): it gets the text messages, progress and result of
+   * those alone, so nothing it rendered before is rendered twice. `connection` tells this
+   * opening's frame ids from those of another connection's opening at the same base (8 hex
+   * digits, random by default).
+   */
+  beginOpening(
+    base: ExecutionSnapshot,
+    fresh: boolean,
     connection: string = randomBytes(4).toString('hex'),
   ): AgUiFrame[] {
     const timestamp = Date.parse(base.updatedAt);
+    this.#state = base;
+    this.#step = null;
+    this.#opening = {
+      cursor: base.cursor,
+      connection,
+      frames: 0,
+      timestamp,
+      sawProgress: fresh,
+      sawResult: fresh,
+      terminal: snapshotEnvelope(base),
+    };
     const events: AGUIEvent[] = [
       { type: EventType.RUN_STARTED, timestamp, threadId: this.threadId, runId: this.runId },
       {
@@ -88,32 +129,45 @@ export class AgUiRun {
         rawEvent: snapshotEnvelope(base),
       },
     ];
-    if (replayed === null) {
-      events.push(this.#messages(base, timestamp));
-    } else {
-      for (const envelope of replayed) {
-        if (envelope.kind === 'execution.timeline_appended') {
-          events.push(...this.#textMessage(envelope));
-        }
-      }
-    }
-    this.#state = base;
-    this.#step = null;
+    if (fresh) events.push(this.#messages(base, timestamp));
+    return this.#openingFrames(events);
+  }
+
+  /** The frames of an event the opening's base includes and the resuming client missed. */
+  replayed(envelope: Envelope): AgUiFrame[] {
+    const opening = this.#opening;
+    if (!opening) throw new Error('AgUiRun.replayed outside an opening');
+    opening.terminal = envelope;
+    if (envelope.kind === 'execution.progress') opening.sawProgress = true;
+    if (envelope.kind === 'execution.result') opening.sawResult = true;
+    if (envelope.kind !== 'execution.timeline_appended') return [];
+    return this.#openingFrames(this.#textMessage(envelope));
+  }
+
+  /** The last frames of an opening: the current step, progress and result, and the end. */
+  endOpening(): AgUiFrame[] {
+    const opening = this.#opening;
+    const base = this.#state;
+    if (!(opening && base)) throw new Error('AgUiRun.endOpening outside an opening');
+    const { timestamp } = opening;
+    const events: AGUIEvent[] = [];
     const terminal = isTerminalStatus(base.status);
     if (!terminal) this.#moveToStep(currentStep(base), events, timestamp);
-    const saw = (kind: Envelope['kind']) =>
-      replayed === null || replayed.some((envelope) => envelope.kind === kind);
-    if (base.progress && saw('execution.progress')) {
+    if (base.progress && opening.sawProgress) {
       events.push(this.#progress(base.progress, timestamp));
     }
-    if (base.result && saw('execution.result')) events.push(this.#result(base.result, timestamp));
-    if (terminal) {
-      // From the terminal event when it was replayed, else from the snapshot that holds it.
-      const last = replayed?.at(-1);
-      events.push(this.#end(base, timestamp, last ?? snapshotEnvelope(base)));
-    }
-    return events.map((event, index) => ({
-      id: `${base.cursor}/s${index}-${connection}`,
+    if (base.result && opening.sawResult) events.push(this.#result(base.result, timestamp));
+    // From the terminal event when it was replayed, else from the snapshot that holds it.
+    if (terminal) events.push(this.#end(base, timestamp, opening.terminal));
+    const frames = this.#openingFrames(events);
+    this.#opening = null;
+    return frames;
+  }
+
+  #openingFrames(events: AGUIEvent[]): AgUiFrame[] {
+    const opening = this.#opening as Opening;
+    return events.map((event) => ({
+      id: `${opening.cursor}/s${opening.frames++}-${opening.connection}`,
       event,
     }));
   }
