@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import type { BaseEvent } from '@ag-ui/core';
 import { SseDecoder } from '@execstream/event-schema';
 import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
+import jsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { openRedisStores } from '../src/index.ts';
 import {
@@ -477,5 +479,90 @@ describe('the AG-UI stream during a store outage (CONTRACT §5)', () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe('a reader of the AG-UI stream that stops reading', () => {
+  async function metric(baseUrl: string, name: string): Promise<number> {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const line = text.split('\n').find((row) => row.startsWith(`${name}{surface="ag-ui"}`));
+    return Number(line?.split(' ').at(-1));
+  }
+
+  it('is disconnected at the backlog bound, then resumes with every message once and the exact state', async () => {
+    const bound = 64 * 1024;
+    await using server = await startTestServer({ EXECSTREAM_MAX_BACKLOG_BYTES: String(bound) });
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const { operationId } = record;
+    const producer = await ExecutionProducer.attach(server.streams, operationId);
+    await producer.start();
+
+    // A raw socket that reads the response headers, then stops reading (HTTP/1.0: plain SSE).
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    socket.write(
+      `GET /v1/ai/executions/${operationId}/ag-ui-stream HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+    );
+    const received: Buffer[] = [];
+    await new Promise<void>((resolve) => {
+      socket.once('data', (chunk) => {
+        received.push(chunk);
+        socket.pause();
+        resolve();
+      });
+    });
+    const closed = new Promise<void>((resolve) => socket.once('end', resolve));
+    // 24 MB of events: more than the socket buffers and the bound together hold.
+    const blob = 'x'.repeat(40_000);
+    const count = 600;
+    for (let index = 0; index < count; index++) {
+      await producer.timeline(`chunk ${index}`, { data: { blob } });
+    }
+    await producer.complete({ chunks: count });
+    expect(await metric(server.url, 'execstream_slow_consumer_disconnects_total')).toBe(1);
+    expect(await metric(server.url, 'execstream_stream_backlog_bytes')).toBe(0);
+    expect(await metric(server.url, 'execstream_streams_active')).toBe(0);
+
+    socket.on('data', (chunk) => received.push(chunk));
+    socket.resume();
+    await closed;
+    const text = Buffer.concat(received).toString('utf8');
+    const before = new SseDecoder().push(text.slice(text.indexOf('\r\n\r\n') + 4));
+    const last = before.at(-1);
+    expect(last).toBeDefined();
+    const resumed = await fetch(agUiUrl(server.url, operationId), {
+      headers: { ...asA, 'Last-Event-ID': last?.lastEventId as string },
+    });
+    const after = new SseDecoder().push(await resumed.text());
+
+    // Every timeline entry reaches the client as a message exactly once over both responses.
+    const messages: string[] = [];
+    let state: unknown = null;
+    for (const message of [...before, ...after]) {
+      const event = JSON.parse(message.data);
+      if (event.type === 'MESSAGES_SNAPSHOT') {
+        messages.push(...event.messages.map((m: { content: string }) => m.content));
+      }
+      if (event.type === 'TEXT_MESSAGE_CONTENT') messages.push(event.delta);
+    }
+    // A cut inside an event's frames (the network's, never the server's own end) resumes after
+    // that event (docs/ag-ui.md): if its message had not got through, it is the one left out.
+    const cutGroup = /^(\d+-\d+)\/\d+$/.exec(last?.lastEventId ?? '')?.[1];
+    const cutEvent = before
+      .map((message) => JSON.parse(message.data))
+      .find((event) => event.type === 'STATE_DELTA' && event.rawEvent.cursor === cutGroup);
+    const lost = before.some((message) => message.lastEventId === `${cutGroup}/2`)
+      ? null
+      : cutEvent?.rawEvent.payload.message;
+    expect(messages).toEqual(
+      Array.from({ length: count }, (_, index) => `chunk ${index}`).filter((m) => m !== lost),
+    );
+    // The resumed response alone brings the client to the exact state.
+    for (const message of after) {
+      const event = JSON.parse(message.data);
+      if (event.type === 'STATE_SNAPSHOT') state = event.snapshot;
+      if (event.type === 'STATE_DELTA')
+        state = jsonPatch.applyPatch(state, event.delta).newDocument;
+    }
+    expect(state).toEqual(await server.streams.getSnapshot(operationId));
   });
 });
