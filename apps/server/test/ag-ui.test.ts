@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { BaseEvent } from '@ag-ui/core';
 import { SseDecoder } from '@execstream/event-schema';
 import { startRedisServer } from '@execstream/redis-testing';
@@ -14,7 +13,7 @@ import {
   runAgentOpened,
   wireEvents,
 } from './support/ag-ui.ts';
-import { rawRequest } from './support/http.ts';
+import { rawRequest, stalledReader, surfaceMetric } from './support/http.ts';
 import { OWNER_A, OWNER_B, startServerOn, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { trpcClient } from './support/trpc.ts';
@@ -483,11 +482,7 @@ describe('the AG-UI stream during a store outage (CONTRACT §5)', () => {
 });
 
 describe('a reader of the AG-UI stream that stops reading', () => {
-  async function metric(baseUrl: string, name: string): Promise<number> {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const line = text.split('\n').find((row) => row.startsWith(`${name}{surface="ag-ui"}`));
-    return Number(line?.split(' ').at(-1));
-  }
+  const metric = (baseUrl: string, name: string) => surfaceMetric(baseUrl, name, 'ag-ui');
 
   it('is disconnected at the backlog bound, then resumes with every message once and the exact state', async () => {
     const bound = 64 * 1024;
@@ -497,20 +492,11 @@ describe('a reader of the AG-UI stream that stops reading', () => {
     const producer = await ExecutionProducer.attach(server.streams, operationId);
     await producer.start();
 
-    // A raw socket that reads the response headers, then stops reading (HTTP/1.0: plain SSE).
-    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
-    socket.write(
-      `GET /v1/ai/executions/${operationId}/ag-ui-stream HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+    const reader = await stalledReader(
+      server.url,
+      `/v1/ai/executions/${operationId}/ag-ui-stream`,
+      OWNER_A.key,
     );
-    const received: Buffer[] = [];
-    await new Promise<void>((resolve) => {
-      socket.once('data', (chunk) => {
-        received.push(chunk);
-        socket.pause();
-        resolve();
-      });
-    });
-    const closed = new Promise<void>((resolve) => socket.once('end', resolve));
     // 24 MB of events: more than the socket buffers and the bound together hold.
     const blob = 'x'.repeat(40_000);
     const count = 600;
@@ -522,11 +508,7 @@ describe('a reader of the AG-UI stream that stops reading', () => {
     expect(await metric(server.url, 'execstream_stream_backlog_bytes')).toBe(0);
     expect(await metric(server.url, 'execstream_streams_active')).toBe(0);
 
-    socket.on('data', (chunk) => received.push(chunk));
-    socket.resume();
-    await closed;
-    const text = Buffer.concat(received).toString('utf8');
-    const before = new SseDecoder().push(text.slice(text.indexOf('\r\n\r\n') + 4));
+    const before = new SseDecoder().push(await reader.wake());
     const last = before.at(-1);
     expect(last).toBeDefined();
     const resumed = await fetch(agUiUrl(server.url, operationId), {

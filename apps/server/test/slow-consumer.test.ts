@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import { SseDecoder, type SseMessage } from '@execstream/event-schema';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
+import { stalledReader, surfaceMetric } from './support/http.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
@@ -54,13 +54,7 @@ const SURFACES: Surface[] = [
 ];
 
 describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
-  async function metric(baseUrl: string, name: string): Promise<number> {
-    const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find((row) => row.startsWith(`${name}{surface="${surface.name}"}`));
-    return Number(line?.split(' ').at(-1));
-  }
+  const metric = (baseUrl: string, name: string) => surfaceMetric(baseUrl, name, surface.name);
 
   it('is disconnected at the backlog bound with flat server memory, then resumes losslessly', async () => {
     await using server = await startTestServer({ EXECSTREAM_MAX_BACKLOG_BYTES: String(BOUND) });
@@ -68,22 +62,12 @@ describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
     const producer = await ExecutionProducer.attach(server.streams, record.operationId);
     await producer.start();
 
-    // A raw socket that reads the response headers, then stops reading altogether. HTTP/1.0, so
-    // the body arrives without chunked framing and is plain SSE.
-    const { port } = new URL(server.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    socket.write(
-      `GET ${surface.pathFromStart(server.url, record.operationId)} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+    // A raw socket that reads the response headers, then stops reading altogether.
+    const reader = await stalledReader(
+      server.url,
+      surface.pathFromStart(server.url, record.operationId),
+      OWNER_A.key,
     );
-    const received: Buffer[] = [];
-    await new Promise<void>((resolve) => {
-      socket.once('data', (chunk) => {
-        received.push(chunk);
-        socket.pause();
-        resolve();
-      });
-    });
-    const closed = new Promise<void>((resolve) => socket.once('end', resolve));
 
     // 40 MB of events: far more than the socket buffers and the bound together hold.
     const blob = 'x'.repeat(50_000);
@@ -104,12 +88,7 @@ describe.each(SURFACES)('a reader that stops reading ($name)', (surface) => {
     expect(await metric(server.url, 'execstream_streams_active')).toBe(0);
 
     // The reader wakes up and reads what reached it before the server let go.
-    socket.on('data', (chunk) => received.push(chunk));
-    socket.resume();
-    await closed;
-    const text = Buffer.concat(received).toString('utf8');
-    const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-    const before = new SseDecoder().push(body).filter(surface.isEvent);
+    const before = new SseDecoder().push(await reader.wake()).filter(surface.isEvent);
     expect(before.length).toBeGreaterThan(0);
     expect(before.length).toBeLessThan(803);
 

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -47,4 +48,47 @@ export function rawRequest(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/**
+ * A reader that stops reading: a raw socket sends `GET path` (HTTP/1.0, so the body is plain,
+ * unchunked SSE), takes the first chunk of the answer, then reads nothing more. `wake()` reads
+ * the rest, up to the server's end, and resolves with the body (headers stripped).
+ */
+export async function stalledReader(
+  baseUrl: string,
+  path: string,
+  apiKey: string,
+): Promise<{ wake(): Promise<string> }> {
+  const socket = connect(Number(new URL(baseUrl).port), '127.0.0.1');
+  socket.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\nX-API-KEY: ${apiKey}\r\n\r\n`);
+  const received: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    socket.once('data', (chunk) => {
+      received.push(chunk);
+      socket.pause();
+      resolve();
+    });
+  });
+  const closed = new Promise<void>((resolve) => socket.once('end', resolve));
+  return {
+    async wake() {
+      socket.on('data', (chunk) => received.push(chunk));
+      socket.resume();
+      await closed;
+      const text = Buffer.concat(received).toString('utf8');
+      return text.slice(text.indexOf('\r\n\r\n') + 4);
+    },
+  };
+}
+
+/** The value of a metric's series for one surface, from `/metrics`. */
+export async function surfaceMetric(
+  baseUrl: string,
+  name: string,
+  surface: string,
+): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split('\n').find((row) => row.startsWith(`${name}{surface="${surface}"}`));
+  return Number(line?.split(' ').at(-1));
 }
