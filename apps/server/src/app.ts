@@ -7,6 +7,8 @@ import {
   OPERATION_ID_INVALID,
   sendHttpError,
 } from '@execstream/sse';
+import cookie from '@fastify/cookie';
+import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { createClientErrorHandler } from './client-error.ts';
@@ -24,6 +26,8 @@ export interface AppOptions {
   redis: RedisClient | null;
   /** False when `/metrics` has a port of its own: here it is then an unknown path. */
   metricsHere: boolean;
+  /** Browser origins allowed on `/v1/*` with credentials (`EXECSTREAM_CORS_ORIGINS`). */
+  corsOrigins: readonly string[];
 }
 
 /**
@@ -40,6 +44,8 @@ interface KnownRoute {
 function knownRoutes(metricsHere: boolean): KnownRoute[] {
   return [
     { pattern: /^\/v1\/trpc\/./, allow: 'GET, POST' },
+    { pattern: /^\/v1\/auth\/(siwe\/challenge|siwe\/verify|logout)$/, allow: 'POST' },
+    { pattern: /^\/v1\/auth\/session$/, allow: 'GET' },
     // A malformed percent-escape can only be in the operation id.
     { pattern: /^\/v1\/executions\/[^/]+\/stream$/, allow: 'GET', badUrl: OPERATION_ID_INVALID },
     {
@@ -132,6 +138,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     });
   });
 
+  // CORS after the request id: a preflight is answered in this hook, and carries the id too.
+  await app.register(cors, corsOptions(options.corsOrigins));
+  // Parsed where a credential is read (credentials.ts), not on every request; set by auth routes.
+  await app.register(cookie, { hook: false });
+
   // Counters only, applied where a route asks (the credential guard): no global request limit.
   await app.register(rateLimit, {
     global: false,
@@ -140,6 +151,42 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     skipOnError: true,
   });
   return app;
+}
+
+/** Request headers a listed origin may send (CONTRACT §9), and response headers it may read. */
+const CORS_ALLOWED_HEADERS = [
+  'content-type',
+  'x-api-key',
+  'last-event-id',
+  'x-request-id',
+  // httpBatchStreamLink asks for tRPC's streamed responses with it.
+  'trpc-accept',
+];
+const CORS_EXPOSED_HEADERS = ['x-request-id', 'retry-after'];
+
+/**
+ * CORS for the listed origins on every `/v1/*` route, credentials included (CONTRACT §9):
+ * preflights get 204 with the allow headers, responses `Access-Control-Allow-Origin` and
+ * `-Credentials`, all `Vary: Origin`. Any other origin, and any other path, gets no CORS header:
+ * its preflight falls through to the route table (405 with `Allow`, or 404).
+ */
+function corsOptions(origins: readonly string[]): FastifyCorsOptions {
+  const allowed = new Set(origins);
+  const forV1: FastifyCorsOptions = {
+    origin: (origin, callback) =>
+      callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+    // A bare OPTIONS from a listed origin is answered as a preflight, not with a text/plain 400.
+    strictPreflight: false,
+  };
+  return {
+    delegator: (req, callback) =>
+      callback(null, pathnameOf(req.url ?? '/').startsWith('/v1/') ? forV1 : { origin: false }),
+  };
 }
 
 /** Writes `{"success":false,"error":{code,message}}` (CONTRACT §7). */
@@ -152,6 +199,17 @@ export function sendError(reply: FastifyReply, error: HttpError): void {
     .header('Cache-Control', 'no-store')
     .type('application/json; charset=utf-8')
     .send({ success: false, error: { code: error.code, message: error.message } });
+}
+
+/** In this scope no body is parsed, whatever it claims to be: for routes that read none. */
+export function ignoreBodies(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+}
+
+/** A 200 with a JSON body that no cache keeps. */
+export function sendJson(reply: FastifyReply, body: unknown): void {
+  reply.code(200).header('Cache-Control', 'no-store').send(body);
 }
 
 export function sendMethodNotAllowed(reply: FastifyReply, allow: string): void {
@@ -202,4 +260,15 @@ export function pathnameOf(url: string): string {
   } catch {
     return '/';
   }
+}
+
+/**
+ * Hands the response to a stream, which writes the raw response itself: the headers set on
+ * Fastify's reply so far (CORS, for an EventSource on another origin) go along.
+ */
+export function hijack(reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value);
+  }
+  reply.hijack();
 }

@@ -4,6 +4,9 @@ export function startBanner(options: {
   store: 'memory' | 'redis';
   devKey: { key: string; ownerId: string } | null;
   demo: boolean;
+  /** The origin browsers sign in to, and the other origins CORS allows. */
+  publicUrl: string;
+  corsOrigins: readonly string[];
 }): string {
   const { url, devKey } = options;
   const lines = [
@@ -11,6 +14,7 @@ export function startBanner(options: {
     `execstream is listening on ${url}`,
     `  store: ${options.store === 'redis' ? 'Redis (REDIS_URL)' : 'embedded, in memory (set REDIS_URL for Redis)'}`,
     `  demo executor: ${options.demo ? 'on' : 'off'}`,
+    `  wallet sign-in (SIWE) for ${options.publicUrl}; browser origins allowed (EXECSTREAM_CORS_ORIGINS): ${options.corsOrigins.length > 0 ? options.corsOrigins.join(', ') : 'none'}`,
   ];
   if (devKey) {
     const header = `-H 'X-API-KEY: ${devKey.key}'`;

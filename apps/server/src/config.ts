@@ -1,6 +1,6 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
+import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/delivery';
 import { parseRedisUrl } from '@execstream/redis-store';
-import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/sse';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,6 +48,24 @@ function redisUrlProblem(url: string): string | null {
   return host === '' ? `REDIS_URL must name a host, ${example}` : null;
 }
 
+/**
+ * The origin of a URL that is nothing but an origin (`https://app.example.com`, `http://127.0.0.1:5173`);
+ * `null` for anything else. With `allowSlash`, one final `/` is allowed too.
+ */
+function exactOrigin(value: string, allowSlash: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  return value === url.origin || (allowSlash && value === `${url.origin}/`) ? url.origin : null;
+}
+
+/** What `pnpm start` allows when `EXECSTREAM_CORS_ORIGINS` is unset and the demo is on: the web app's dev server. */
+export const DEV_CORS_ORIGINS = ['http://localhost:5173', 'http://127.0.0.1:5173'] as const;
+
 /** The defaults of the limits of CONTRACT §8, sized so one principal cannot take a server down. */
 export const LIMIT_DEFAULTS = {
   /** Open streams of one principal, all surfaces and instances together. */
@@ -61,6 +79,10 @@ export const LIMIT_DEFAULTS = {
   maxBatchCalls: 50,
   /** Request body (256 KiB): larger than any valid input; `submit`'s params are at most 64 KiB. */
   maxBodyBytes: 262_144,
+  /** SIWE challenges one client address may ask for per minute (each holds a nonce 5 minutes). */
+  maxChallengesPerMinute: 30,
+  /** How long a wallet session lasts (24 h). */
+  sessionTtlMs: 86_400_000,
 } as const;
 
 const EnvSchema = z.object({
@@ -176,6 +198,60 @@ const EnvSchema = z.object({
       }
       return addresses;
     }),
+  EXECSTREAM_PUBLIC_URL: z
+    .string()
+    .optional()
+    .transform((value, context): string | null => {
+      const trimmed = value?.trim() ?? '';
+      if (trimmed === '') return null;
+      const origin = exactOrigin(trimmed, true);
+      if (origin === null) {
+        context.addIssue({
+          code: 'custom',
+          message: `EXECSTREAM_PUBLIC_URL must be the http(s) origin browsers use, e.g. https://api.example.com (no path), got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return origin;
+    }),
+  EXECSTREAM_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value, context): string[] | null => {
+      const trimmed = value?.trim() ?? '';
+      if (trimmed === '') return null;
+      if (trimmed === 'none') return [];
+      const origins = trimmed.split(',').map((part) => part.trim());
+      const bad = origins.find((origin) => exactOrigin(origin, false) === null);
+      if (bad !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          message: `EXECSTREAM_CORS_ORIGINS must be exact origins separated by commas, e.g. https://app.example.com,http://localhost:5173 (no path, no trailing slash, no *), or none; got ${JSON.stringify(bad)}`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(origins)];
+    }),
+  EXECSTREAM_SESSION_TTL_MS: integer(
+    'EXECSTREAM_SESSION_TTL_MS',
+    1000,
+    2_592_000_000,
+    LIMIT_DEFAULTS.sessionTtlMs,
+  ),
+  EXECSTREAM_MAX_CHALLENGES_PER_MINUTE: integer(
+    'EXECSTREAM_MAX_CHALLENGES_PER_MINUTE',
+    1,
+    1_000_000,
+    LIMIT_DEFAULTS.maxChallengesPerMinute,
+  ),
+  EXECSTREAM_RPC_URL: z
+    .string()
+    .optional()
+    .transform((value) => (value?.trim() ? value.trim() : null))
+    .refine((value) => value === null || /^https?:\/\/[^\s]+$/.test(value), {
+      message:
+        'EXECSTREAM_RPC_URL must be an http(s) JSON-RPC URL of the chain contract wallets live on',
+    }),
   EXECSTREAM_METRICS_TOKEN: z
     .string()
     .optional()
@@ -229,6 +305,14 @@ export interface ServerConfig {
   metricsToken: string | null;
   /** When set, `/metrics` is served on this port alone (and not on the API's). */
   metricsPort: number | null;
+  /** The origin browsers use (SIWE domain and URI, cookie `Secure`); `null`: `http://127.0.0.1:<port>`. */
+  publicUrl: string | null;
+  /** Browser origins allowed by CORS besides the server's own (`EXECSTREAM_CORS_ORIGINS`). */
+  corsOrigins: string[];
+  sessionTtlMs: number;
+  maxChallengesPerMinute: number;
+  /** Where contract-wallet (ERC-1271/6492) signatures are checked; `null`: EOAs only. */
+  rpcUrl: string | null;
 }
 
 /** Thrown for an invalid environment; its message lists every problem, one per line. */
@@ -278,5 +362,11 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     trustProxy: env_.EXECSTREAM_TRUST_PROXY,
     metricsToken: env_.EXECSTREAM_METRICS_TOKEN,
     metricsPort: env_.EXECSTREAM_METRICS_PORT,
+    publicUrl: env_.EXECSTREAM_PUBLIC_URL,
+    corsOrigins:
+      env_.EXECSTREAM_CORS_ORIGINS ?? (env_.EXECSTREAM_DEMO === 'on' ? [...DEV_CORS_ORIGINS] : []),
+    sessionTtlMs: env_.EXECSTREAM_SESSION_TTL_MS,
+    maxChallengesPerMinute: env_.EXECSTREAM_MAX_CHALLENGES_PER_MINUTE,
+    rpcUrl: env_.EXECSTREAM_RPC_URL,
   };
 }

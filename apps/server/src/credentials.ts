@@ -1,5 +1,5 @@
 import type { Authenticate, Principal } from '@execstream/auth';
-import { RateLimitedError } from '@execstream/stream-service';
+import { OriginNotAllowedError, RateLimitedError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export interface CredentialGuardOptions {
@@ -10,38 +10,105 @@ export interface CredentialGuardOptions {
    */
   maxFailures: number;
   windowMs: number;
+  /**
+   * True for the origins a cookie-authenticated write may come from: the server's own and those
+   * of `EXECSTREAM_CORS_ORIGINS`.
+   */
+  isAllowedOrigin: (origin: string) => boolean;
 }
 
+/** The caller of every request, and the count of failed checks per address. */
+export interface CredentialGuard {
+  /**
+   * The caller of a request: `null` for a request that proved no identity (401 on every
+   * surface), counted as a failed check.
+   * @throws RateLimitedError, OriginNotAllowedError, StoreUnavailableError
+   */
+  principalOf(
+    req: FastifyRequest,
+    connectionParams?: Record<string, string | undefined> | null,
+  ): Promise<Principal | null>;
+  /**
+   * Counts a failed check that did not go through `principalOf` (a refused sign-in).
+   * @throws RateLimitedError past the limit
+   */
+  countFailure(req: FastifyRequest): Promise<void>;
+}
+
+/** Methods that change nothing: a cookie may authenticate them from any origin. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * The caller of a request, on every surface (the raw SSE route, tRPC, and later AG-UI): the
- * credentials of the request, and the count of its address's failed checks (CONTRACT §8).
+ * The caller of a request, on every surface (the raw SSE route, tRPC, the auth routes, and
+ * later AG-UI): its `X-API-KEY`, tRPC `connectionParams`, or wallet-session cookie, and the count
+ * of its address's failed checks (CONTRACT §8).
  *
  * Failures are counted with `@fastify/rate-limit` in its store (Redis when the server runs on
  * Redis, so every instance shares the count; memory on the embedded store). Only failures are
- * counted, after the check: a valid credential costs no extra round trip, and guessing keys at
- * speed, or a client stuck retrying a revoked one, is answered 429 with `Retry-After` rather
- * than looked up without end.
+ * counted, after the check: a valid credential costs no extra round trip, and guessing keys or
+ * session tokens at speed, or a client stuck retrying a revoked one, is answered 429 with
+ * `Retry-After` rather than looked up without end.
  *
- * Resolves `null` for a request that proved no identity (401 on every surface).
- * @throws RateLimitedError, StoreUnavailableError
+ * A write (any method but GET, HEAD, OPTIONS: tRPC mutations, logout) that a session cookie
+ * authenticates must come from the server's own origin or an allowed one (CONTRACT §9): the
+ * browser attaches the cookie to a request any page on the same site sends, and `Origin` says
+ * which page that was. A request without `Origin` is a browser's only when it sends
+ * `Sec-Fetch-Site`; then it must say `same-origin` (or `none`, typed by the user); `curl` and
+ * other programs send neither and are not refused.
  */
 export function createCredentialGuard(
   app: FastifyInstance,
   options: CredentialGuardOptions,
-): (
-  req: FastifyRequest,
-  connectionParams?: Record<string, string | undefined> | null,
-) => Promise<Principal | null> {
+): CredentialGuard {
   const countFailure = app.createRateLimit({
     max: options.maxFailures,
     timeWindow: options.windowMs,
     keyGenerator: (req) => req.ip,
   });
-  return async (req, connectionParams) => {
-    const principal = await options.authenticate({ headers: req.headers, connectionParams });
-    if (principal) return principal;
+  const failed = async (req: FastifyRequest) => {
     const count = await countFailure(req);
     if (!count.isAllowed && count.isExceeded) throw new RateLimitedError(count.ttlInSeconds);
-    return null;
   };
+  const cookies = (req: FastifyRequest) => (name: string) => cookieValues(app, req, name);
+  return {
+    async principalOf(req, connectionParams) {
+      const principal = await options.authenticate({
+        headers: req.headers,
+        connectionParams,
+        cookies: cookies(req),
+      });
+      if (!principal) {
+        await failed(req);
+        return null;
+      }
+      if (principal.credential === 'wallet-session' && !SAFE_METHODS.has(req.method)) {
+        const { origin } = req.headers;
+        if (origin === undefined ? !isSameOriginFetch(req) : !options.isAllowedOrigin(origin)) {
+          throw new OriginNotAllowedError(origin ?? null);
+        }
+      }
+      return principal;
+    },
+    countFailure: failed,
+  };
+}
+
+/** A request without `Origin`: a program's, or a browser's own navigation. */
+function isSameOriginFetch(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+/**
+ * Every value of a cookie in the request, in order. The header's pairs go through the cookie
+ * parser of `@fastify/cookie` one at a time: on the whole header it keeps only the first of two
+ * cookies of one name, and two must be told from one.
+ */
+export function cookieValues(app: FastifyInstance, req: FastifyRequest, name: string): string[] {
+  const header = req.headers.cookie;
+  if (!header) return [];
+  return header.split(';').flatMap((pair) => {
+    const value = app.parseCookie(pair)[name];
+    return value === undefined ? [] : [value];
+  });
 }

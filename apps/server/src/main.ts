@@ -21,6 +21,8 @@ async function main(): Promise<void> {
       store: config.redisUrl ? 'redis' : 'memory',
       devKey: server.devKey,
       demo: config.demo,
+      publicUrl: server.publicUrl,
+      corsOrigins: config.corsOrigins,
     }),
   );
   const stop = (signal: string) => {

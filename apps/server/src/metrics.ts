@@ -85,8 +85,8 @@ export class ServerMetrics {
   readonly observer: DeliveryObserver = {
     opened: (surface) => this.#active.inc({ surface }),
     closed: (surface) => this.#active.dec({ surface }),
-    delivered: (surface, _envelope, liveLagMs) => {
-      this.#delivered.inc({ surface });
+    delivered: (surface, count, liveLagMs) => {
+      this.#delivered.inc({ surface }, count);
       if (liveLagMs !== null) this.#lag.observe({ surface }, liveLagMs / 1000);
     },
     replayed: (surface) => this.#replays.inc({ surface }),

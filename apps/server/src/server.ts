@@ -1,15 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { createAgUiStreamRoute } from '@execstream/ag-ui';
+import type { StreamOptions } from '@execstream/delivery';
 import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
 import type { ExecutionStreams } from '@execstream/stream-service';
-import { createAppRouter } from '@execstream/trpc';
+import { createAppRouter, createStreamRoute } from '@execstream/trpc';
 import { createApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
 import { agUiRoutes } from './routes/ag-ui.ts';
+import { authRoutes } from './routes/auth.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
@@ -26,6 +28,8 @@ export interface StartOptions {
 export interface RunningServer extends AsyncDisposable {
   url: string;
   port: number;
+  /** The origin browsers use (`EXECSTREAM_PUBLIC_URL`, else `http://127.0.0.1:<port>`). */
+  publicUrl: string;
   /** Where `/metrics` is served when it has a port of its own; `null` when it is at `url`. */
   metricsUrl: string | null;
   streams: ExecutionStreams;
@@ -52,7 +56,14 @@ export async function startServer(
         )
       : openMemoryStores());
   const { streams } = stores;
-  const { authenticate, devKey } = await buildAuthentication(config, stores);
+  // The origin browsers use: known from the configuration, or once listening (`PORT=0`).
+  let publicOrigin = config.publicUrl;
+  const publicOriginOf = () => publicOrigin ?? 'http://127.0.0.1';
+  const { authenticate, wallets, devKey } = await buildAuthentication(
+    config,
+    stores,
+    publicOriginOf,
+  );
   const shutdown = new AbortController();
 
   const executor = config.demo
@@ -68,49 +79,44 @@ export async function startServer(
       new Promise((resolve) => server.getConnections((_error, count) => resolve(count))),
   });
 
-  // One count of open streams per owner for every surface (CONTRACT §8).
-  const slots = { store: stores.streamSlots, limit: config.maxStreamsPerOwner };
-  const router = createAppRouter({
+  // What every stream surface shares, one count of open streams per owner among it (CONTRACT §8).
+  const streamOptions: StreamOptions = {
     streams,
-    runner: executor ?? undefined,
-    maxBacklogBytes: config.maxBacklogBytes,
     pingIntervalMs: config.pingIntervalMs,
+    maxBacklogBytes: config.maxBacklogBytes,
     maxLifetimeMs: config.streamMaxLifetimeMs,
     endGraceMs: config.streamEndGraceMs,
     observer: metrics.observer,
     shutdownSignal: shutdown.signal,
-    slots,
+    slots: { store: stores.streamSlots, limit: config.maxStreamsPerOwner },
+    onUnexpectedError: (error) => logger.error({ err: error }, 'stream failed'),
+  };
+  const router = createAppRouter({
+    ...streamOptions,
+    runner: executor ?? undefined,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
-  // Both SSE surfaces stream with the same settings.
-  const streamOptions = {
-    streams,
-    retryMs: config.sseRetryMs,
-    pingIntervalMs: config.pingIntervalMs,
-    maxBacklogBytes: config.maxBacklogBytes,
-    maxLifetimeMs: config.streamMaxLifetimeMs,
-    endGraceMs: config.streamEndGraceMs,
-    observer: metrics.observer,
-    shutdownSignal: shutdown.signal,
-    slots,
-    onUnexpectedError: (error: unknown) => logger.error({ err: error }, 'stream failed'),
-  };
-  const sse = createExecutionStreamRoute(streamOptions);
-  const agUi = createAgUiStreamRoute(streamOptions);
+  const sse = createExecutionStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
+  const agUi = createAgUiStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
     trustProxy: config.trustProxy,
     redis: stores.redis,
     metricsHere: config.metricsPort === null,
+    corsOrigins: config.corsOrigins,
   });
-  const principalOf = createCredentialGuard(app, {
+  const corsOrigins = new Set(config.corsOrigins);
+  const guard = createCredentialGuard(app, {
     authenticate,
     maxFailures: config.maxFailedAuth,
     windowMs: config.failedAuthWindowMs,
+    isAllowedOrigin: (origin) => origin === publicOriginOf() || corsOrigins.has(origin),
   });
+  const { principalOf } = guard;
   await trpcRoutes(app, {
     router,
+    stream: createStreamRoute({ ...streamOptions, router }),
     principalOf,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchSize: config.maxBatchCalls,
@@ -118,6 +124,14 @@ export async function startServer(
   });
   await streamRoutes(app, { route: sse, principalOf });
   await agUiRoutes(app, { route: agUi, principalOf });
+  await authRoutes(app, {
+    wallets,
+    guard,
+    publicOrigin: publicOriginOf,
+    sessionTtlMs: config.sessionTtlMs,
+    maxChallengesPerMinute: config.maxChallengesPerMinute,
+    logger,
+  });
   await opsRoutes(app, {
     ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     metrics: config.metricsPort === null ? metrics : null,
@@ -131,6 +145,7 @@ export async function startServer(
       : await startMetricsServer(metrics, config.metricsToken, config.metricsPort, config.host);
   executor?.start();
   const { port } = server.address() as AddressInfo;
+  publicOrigin ??= `http://127.0.0.1:${port}`;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info(
@@ -168,6 +183,7 @@ export async function startServer(
   return {
     url,
     port,
+    publicUrl: publicOriginOf(),
     metricsUrl: metricsServer
       ? `http://${host.includes(':') ? `[${host}]` : host}:${metricsServer.port}`
       : null,

@@ -6,7 +6,11 @@ import {
   generateApiKey,
   loadBootstrapKeys,
   MemoryApiKeyStore,
+  MemoryWalletSessionStore,
   RedisApiKeyStore,
+  RedisWalletSessionStore,
+  type WalletSessionStore,
+  WalletSessions,
 } from '@execstream/auth';
 import { MemoryStreamSlots, type StreamSlots } from '@execstream/delivery';
 import { RedisBackend, type RedisClient, RedisStreamSlots } from '@execstream/redis-store';
@@ -22,6 +26,8 @@ export interface Stores {
   streams: ExecutionStreams;
   /** Where keys created by `keys create` live (Redis), or this process's memory. */
   apiKeys: ApiKeyStore;
+  /** SIWE nonces and wallet sessions: in Redis (every instance sees a logout at once), or memory. */
+  walletSessions: WalletSessionStore;
   /** The command connection, for counters every instance shares; `null` on the embedded store. */
   redis: RedisClient | null;
   /** Open streams per owner, counted across instances on Redis (CONTRACT §8). */
@@ -36,6 +42,7 @@ export function openMemoryStores(): Stores {
   return {
     streams,
     apiKeys: new MemoryApiKeyStore(),
+    walletSessions: new MemoryWalletSessionStore(),
     redis: null,
     streamSlots: new MemoryStreamSlots(),
     ping: () => streams.ping(),
@@ -47,8 +54,8 @@ export function openMemoryStores(): Stores {
 const REDIS_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * Redis: the stream service of @execstream/redis-store, with the API keys on its command
- * connection, so a process holds two connections (commands, pub/sub) whatever it serves.
+ * Redis: the stream service of @execstream/redis-store, with the API keys, nonces and wallet
+ * sessions on its command connection, so a process holds two connections (commands, pub/sub) whatever it serves.
  * Every instance on the same Redis shares executions, keys and leases.
  */
 export async function openRedisStores(
@@ -67,6 +74,7 @@ export async function openRedisStores(
   return {
     streams,
     apiKeys: new RedisApiKeyStore(backend.client),
+    walletSessions: new RedisWalletSessionStore(backend.client),
     redis: backend.client,
     streamSlots,
     ping: () => streams.ping(),
@@ -79,14 +87,21 @@ export async function openRedisStores(
 }
 
 /**
- * Authentication over the bootstrap keys (kept only in this process, by hash) and the shared
- * key store. Returns the dev key it minted, if any: with no keys configured and the demo on,
- * `pnpm start` must still give a working `curl` command.
+ * Authentication over the bootstrap keys (kept only in this process, by hash), the shared key
+ * store and wallet sessions. An explicit `X-API-KEY` is asked first, so a request carrying a
+ * valid key and a valid session cookie acts as the key's owner. Returns the dev key it minted,
+ * if any: with no keys configured and the demo on, `pnpm start` must still give a working `curl`
+ * command.
  */
 export async function buildAuthentication(
   config: ServerConfig,
   stores: Stores,
-): Promise<{ authenticate: Authenticate; devKey: { key: string; ownerId: string } | null }> {
+  publicOrigin: () => string,
+): Promise<{
+  authenticate: Authenticate;
+  wallets: WalletSessions;
+  devKey: { key: string; ownerId: string } | null;
+}> {
   const bootstrap = new MemoryApiKeyStore();
   let devKey: { key: string; ownerId: string } | null = null;
   if (config.apiKeys) {
@@ -95,6 +110,15 @@ export async function buildAuthentication(
     devKey = { key: generateApiKey(), ownerId: 'dev' };
     await loadBootstrapKeys(bootstrap, [devKey]);
   }
-  const authenticate = createAuthenticator([apiKeyResolver([bootstrap, stores.apiKeys])]);
-  return { authenticate, devKey };
+  const wallets = new WalletSessions({
+    store: stores.walletSessions,
+    publicOrigin,
+    sessionTtlMs: config.sessionTtlMs,
+    rpcUrl: config.rpcUrl,
+  });
+  const authenticate = createAuthenticator([
+    apiKeyResolver([bootstrap, stores.apiKeys]),
+    wallets.resolver,
+  ]);
+  return { authenticate, wallets, devKey };
 }

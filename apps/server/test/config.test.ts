@@ -86,4 +86,53 @@ describe('configuration', () => {
       false,
     );
   });
+
+  it('reads the browser settings: public URL, CORS origins (the dev app by default with the demo), sessions, RPC', () => {
+    expect(loadConfig({})).toMatchObject({
+      publicUrl: null,
+      corsOrigins: ['http://localhost:5173', 'http://127.0.0.1:5173'],
+      sessionTtlMs: 86_400_000,
+      maxChallengesPerMinute: 30,
+      rpcUrl: null,
+    });
+    const keys = { EXECSTREAM_DEMO: 'off', EXECSTREAM_API_KEYS: 'k-0123456789abcdef:owner' };
+    expect(loadConfig(keys).corsOrigins).toEqual([]);
+    expect(loadConfig({ EXECSTREAM_CORS_ORIGINS: 'none' }).corsOrigins).toEqual([]);
+    expect(
+      loadConfig({
+        EXECSTREAM_PUBLIC_URL: 'https://api.example.com/',
+        EXECSTREAM_CORS_ORIGINS: ' https://app.example.com , http://localhost:5173',
+        EXECSTREAM_RPC_URL: 'https://rpc.example.com/v1/key',
+        EXECSTREAM_SESSION_TTL_MS: '3600000',
+      }),
+    ).toMatchObject({
+      publicUrl: 'https://api.example.com',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      rpcUrl: 'https://rpc.example.com/v1/key',
+      sessionTtlMs: 3_600_000,
+    });
+    for (const url of [
+      'api.example.com',
+      'https://api.example.com/v1',
+      'ftp://x',
+      'https://a.b?x=1',
+    ]) {
+      expect(problemsOf({ EXECSTREAM_PUBLIC_URL: url })).toEqual([
+        `  EXECSTREAM_PUBLIC_URL must be the http(s) origin browsers use, e.g. https://api.example.com (no path), got ${JSON.stringify(url)}`,
+      ]);
+    }
+    for (const origin of [
+      '*',
+      'https://app.example.com/',
+      'app.example.com',
+      'https://app.example.com:443',
+    ]) {
+      expect(problemsOf({ EXECSTREAM_CORS_ORIGINS: `http://localhost:5173,${origin}` })).toEqual([
+        `  EXECSTREAM_CORS_ORIGINS must be exact origins separated by commas, e.g. https://app.example.com,http://localhost:5173 (no path, no trailing slash, no *), or none; got ${JSON.stringify(origin)}`,
+      ]);
+    }
+    expect(problemsOf({ EXECSTREAM_RPC_URL: 'localhost:8545' })).toEqual([
+      '  EXECSTREAM_RPC_URL must be an http(s) JSON-RPC URL of the chain contract wallets live on',
+    ]);
+  });
 });

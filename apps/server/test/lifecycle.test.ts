@@ -100,7 +100,13 @@ describe('streams on real networks', () => {
     expect(metrics).toContain('execstream_stream_replays_total{surface="sse"} 1');
     expect(metrics).toContain('execstream_stream_resyncs_total{surface="sse"} 1');
     expect(metrics).toContain('execstream_streams_active{surface="sse"} 0');
-    expect(metrics).toContain('execstream_delivery_lag_seconds_count{surface="sse"} 2');
+    // Lag is observed once per batch a reader takes: the two live events of the terminal batch
+    // arrive together, in one or two takes.
+    const lagCount = Number(
+      /execstream_delivery_lag_seconds_count\{surface="sse"\} (\d+)/.exec(metrics)?.[1],
+    );
+    expect(lagCount).toBeGreaterThanOrEqual(1);
+    expect(lagCount).toBeLessThanOrEqual(2);
     expect(metrics).toContain('process_cpu_seconds_total');
     const unknown = await rawRequest(server.url, { path: '/nope' });
     expect(unknown.status).toBe(404);

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
-import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
 import type { TRPCClientError } from '@trpc/client';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openRedisStores, type RunningServer } from '../src/index.ts';
+import type { RunningServer } from '../src/index.ts';
 import { rawRequest } from './support/http.ts';
-import { OWNER_A, OWNER_B, startTestServer } from './support/server.ts';
+import { OWNER_A, OWNER_B, startTestServer, twoInstances } from './support/server.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
 
 const asA = { 'X-API-KEY': OWNER_A.key };
@@ -16,25 +15,6 @@ function errorOf(body: string): { code: string; message: string } {
   const parsed = JSON.parse(body);
   expect(Object.keys(parsed)).toEqual(['success', 'error']);
   return parsed.error;
-}
-
-/** Two instances on one Redis, as a deployment runs them; both stopped, then Redis. */
-async function twoInstances(env: Record<string, string>) {
-  const redis = await startRedisServer();
-  const servers: RunningServer[] = [];
-  for (let index = 0; index < 2; index++) {
-    const stores = await openRedisStores(redis.url, () => {});
-    servers.push(await startTestServer(env, { stores }));
-  }
-  const [one, two] = servers as [RunningServer, RunningServer];
-  return {
-    one,
-    two,
-    async [Symbol.asyncDispose]() {
-      await Promise.all(servers.map((server) => server.close()));
-      await redis.stop();
-    },
-  };
 }
 
 /** A raw SSE stream held open until `close()`; resolves once its headers arrived. */

@@ -1,7 +1,12 @@
-import type { Delivered, Delivery } from '@execstream/delivery';
-import { encodeSseFrame, type OperationId } from '@execstream/event-schema';
-import type { ExecutionStreams } from '@execstream/stream-service';
-import { type AgUiFrame, AgUiRun } from './mapping.ts';
+import type { StreamFraming } from '@execstream/delivery';
+import {
+  type Envelope,
+  type ExecutionSnapshot,
+  encodeSseFrame,
+  SSE_PING_FRAME,
+} from '@execstream/event-schema';
+import { SSE_HEADERS } from '@execstream/sse';
+import type { AgUiFrame, AgUiRun } from './mapping.ts';
 
 /** AG-UI frames as SSE: `id:` then one `data:` line of the event's JSON (no `event:` line). */
 export function encodeAgUiFrames(frames: readonly AgUiFrame[]): string {
@@ -11,68 +16,55 @@ export function encodeAgUiFrames(frames: readonly AgUiFrame[]): string {
 }
 
 /**
- * The AG-UI stream of one delivery: the opening at the point the delivery starts from, then the
- * frames of every later event. Yields one string per canonical event (all its frames), so the
- * transport writes them together.
+ * The framing of one AG-UI response over the stream session: SSE headers, `retry:` first, `: ping`
+ * while idle, and each event's AG-UI frames, written together. The frames depend on what this
+ * reader holds, so they are made per reader (none is shared, unlike the raw route's).
  *
- * The delivery does the resuming (CONTRACT §4); `cursor` is the one it was opened with. When it
- * starts with a snapshot (no cursor, a resync) that snapshot is the base. When it resumes after
- * an event, the base is the execution's snapshot read once the delivery is open: it includes
- * every event the delivery replays up to its sequence, which go into the opening one by one
- * (their messages, progress and result, never held together), so the state a client folds never
- * counts an event twice. Later events follow as `STATE_DELTA`s.
+ * The delivery does the resuming (CONTRACT §4); `cursor` is the one it was opened with, and
+ * `base` the execution's snapshot read once it was open (`null` without a cursor):
+ * - the cursor is `base`'s own event: nothing is replayed, and the stream opens at once, in the
+ *   preamble, rather than with the next event, which may be long in coming;
+ * - the delivery starts with a snapshot (no cursor, a resync): that snapshot is the opening;
+ * - it replays the events after the cursor: `base` includes those up to its sequence, which go
+ *   into the opening one by one (their messages, progress and result; never held together), so
+ *   the state a client folds never counts an event twice.
+ * Later events follow as `STATE_DELTA`s and the rest (`AgUiRun.next`).
  */
-export async function* agUiFrames(
-  delivery: Delivery,
-  streams: ExecutionStreams,
-  operationId: OperationId,
-  cursor: string | null,
-): AsyncGenerator<string, void, undefined> {
-  const run = new AgUiRun(operationId);
-  const events = delivery[Symbol.asyncIterator]();
-  try {
-    // With a cursor, the snapshot now: when it is the cursor's own event, nothing is replayed and
-    // the stream opens at once rather than with the next event, which may be long in coming.
-    const base = cursor === null ? null : await streams.getSnapshot(operationId);
-    let pending: Delivered | null = null;
-    if (base !== null && base.cursor === cursor) {
-      yield encodeAgUiFrames(run.open(base, []));
-    } else {
-      const first = await events.next();
-      if (first.done) return;
-      if (first.value.envelope.kind === 'execution.snapshot') {
-        yield encodeAgUiFrames(run.open(first.value.envelope.payload, null));
-      } else {
-        // A resume: the replayed events up to the base go into the opening, one at a time.
-        const opening = base ?? (await streams.getSnapshot(operationId));
-        yield encodeAgUiFrames(run.beginOpening(opening, false));
-        let next: Delivered | null = first.value;
-        while (next) {
-          const { envelope } = next;
-          // Past the base (it cannot be, but the stream is the truth), or a resync snapshot met
-          // meanwhile (the events were trimmed while replaying): mapped after the opening.
-          if (envelope.sequence > opening.sequence || envelope.kind === 'execution.snapshot') {
-            pending = next;
-            break;
-          }
-          const frames = run.replayed(envelope);
-          if (frames.length > 0) yield encodeAgUiFrames(frames);
-          if (envelope.sequence === opening.sequence) break;
-          const read = await events.next();
-          next = read.done ? null : read.value;
-        }
-        yield encodeAgUiFrames(run.endOpening());
+export function agUiFraming(
+  run: AgUiRun,
+  stream: { retryFrame: string; cursor: string | null; base: ExecutionSnapshot | null },
+): StreamFraming {
+  const { base } = stream;
+  const atBase = base !== null && base.cursor === stream.cursor;
+  let phase: 'start' | 'replaying' | 'live' = atBase ? 'live' : 'start';
+  const framesOf = (envelope: Envelope): AgUiFrame[] => {
+    if (phase === 'start') {
+      if (envelope.kind === 'execution.snapshot') {
+        phase = 'live';
+        return run.open(envelope.payload, null);
       }
+      // Without a cursor the delivery always starts with a snapshot.
+      if (!base) throw new Error('A replay without the snapshot it resumes to');
+      phase = 'replaying';
+      return [...run.beginOpening(base, false), ...framesOf(envelope)];
     }
-    if (pending) {
-      const frames = run.next(pending.envelope);
-      if (frames.length > 0) yield encodeAgUiFrames(frames);
+    if (phase === 'replaying' && base) {
+      if (envelope.kind !== 'execution.snapshot' && envelope.sequence <= base.sequence) {
+        const frames = run.replayed(envelope);
+        if (envelope.sequence < base.sequence) return frames;
+        phase = 'live';
+        return [...frames, ...run.endOpening()];
+      }
+      // Past the base, or a resync snapshot (the events were trimmed while replaying).
+      phase = 'live';
+      return [...run.endOpening(), ...run.next(envelope)];
     }
-    for (let next = await events.next(); !next.done; next = await events.next()) {
-      const frames = run.next(next.value.envelope);
-      if (frames.length > 0) yield encodeAgUiFrames(frames);
-    }
-  } finally {
-    await events.return?.();
-  }
+    return run.next(envelope);
+  };
+  return {
+    headers: SSE_HEADERS,
+    preamble: stream.retryFrame + (atBase ? encodeAgUiFrames(run.open(base, [])) : ''),
+    ping: SSE_PING_FRAME,
+    frame: (envelope) => Buffer.from(encodeAgUiFrames(framesOf(envelope)), 'utf8'),
+  };
 }

@@ -1,4 +1,4 @@
-export { agUiFrames, encodeAgUiFrames } from './frames.ts';
+export { agUiFraming, encodeAgUiFrames } from './frames.ts';
 export {
   type AgUiFrame,
   AgUiRun,

@@ -2,17 +2,28 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import type { Principal } from '@execstream/auth';
 import {
+  type Delivery,
+  openResponseDelivery,
+  resolveStreamOptions,
+  runStreamSession,
+  STREAM_DEFAULTS,
+} from '@execstream/delivery';
+import { type ExecutionSnapshot, encodeSseRetry } from '@execstream/event-schema';
+import {
   type ExecutionStreamRouteOptions,
   endForRetry,
-  eventStreamSettings,
   httpErrorOf,
   INTERNAL_ERROR,
   parseStreamTarget,
   sendHttpError,
-  serveEventStream,
 } from '@execstream/sse';
-import { CursorInvalidError, InvalidInputError } from '@execstream/stream-service';
-import { agUiFrames } from './frames.ts';
+import {
+  CursorInvalidError,
+  InvalidInputError,
+  StoreUnavailableError,
+} from '@execstream/stream-service';
+import { agUiFraming } from './frames.ts';
+import { AgUiRun } from './mapping.ts';
 
 /** The raw SSE route's options, with the same defaults (docs/server.md). */
 export type AgUiStreamRouteOptions = ExecutionStreamRouteOptions;
@@ -23,7 +34,7 @@ export const AG_UI_STREAM_PATH = /^\/v1\/ai\/executions\/([^/]+)\/ag-ui-stream$/
 /**
  * The AG-UI stream, `GET` and `POST /v1/ai/executions/:operationId/ag-ui-stream`, for a caller
  * the server has already authenticated. A thin sibling of the raw SSE route: the same delivery,
- * response loop and answers, with AG-UI frames (`agUiFrames`) in place of envelope frames.
+ * stream session and answers, with the AG-UI framing (`agUiFraming`) in place of envelope frames.
  */
 export interface AgUiStreamRoute {
   matches(pathname: string): boolean;
@@ -41,8 +52,17 @@ export interface AgUiStreamRoute {
   retryLater(res: ServerResponse): void;
 }
 
-export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStreamRoute {
-  const settings = eventStreamSettings(options);
+export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgUiStreamRoute {
+  const options = resolveStreamOptions(routeOptions);
+  const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
+
+  /** Answers an error before the stream opened: an outage with `retry:` (CONTRACT §5). */
+  const refuse = (res: ServerResponse, error: unknown) => {
+    if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
+    const known = httpErrorOf(error);
+    if (!known) options.onUnexpectedError?.(error);
+    sendHttpError(res, known ?? INTERNAL_ERROR);
+  };
 
   async function handle(
     req: IncomingMessage,
@@ -52,25 +72,38 @@ export function createAgUiStreamRoute(options: AgUiStreamRouteOptions): AgUiStre
   ): Promise<void> {
     const target = parseStreamTarget(req, AG_UI_STREAM_PATH);
     if ('status' in target) return sendHttpError(res, target);
+    const { operationId } = target;
+    let delivery: Delivery | null = null;
     let cursor: string | null;
+    let base: ExecutionSnapshot | null = null;
     try {
       cursor = resumeCursor(target.cursor, req.method === 'POST' ? body : undefined, target);
+      delivery = await openResponseDelivery(res, options, {
+        ownerId: principal.ownerId,
+        operationId,
+        cursor,
+        surface: 'ag-ui',
+      });
+      if (delivery.nothingToSend) {
+        // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      // Read once the delivery is open, so it includes every event the delivery replays up to it.
+      if (cursor !== null) base = await options.streams.getSnapshot(operationId);
     } catch (error) {
-      return sendHttpError(res, httpErrorOf(error) ?? INTERNAL_ERROR);
+      delivery?.close();
+      return refuse(res, error);
     }
-    const { operationId } = target;
-    await serveEventStream(
-      res,
-      { ownerId: principal.ownerId, operationId, cursor, surface: 'ag-ui' },
-      settings,
-      (delivery) => agUiFrames(delivery, options.streams, operationId, cursor),
-    );
+    const run = new AgUiRun(operationId);
+    await runStreamSession(res, delivery, agUiFraming(run, { retryFrame, cursor, base }), options);
   }
 
   return {
     matches: (pathname) => AG_UI_STREAM_PATH.test(pathname),
     handle,
-    retryLater: (res) => endForRetry(res, settings.retryFrame),
+    retryLater: (res) => endForRetry(res, retryFrame),
   };
 }
 

@@ -18,7 +18,12 @@ export function generateApiKey(): string {
  * protects low-entropy passwords, and would only add latency to every stream request here.
  */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return sha256Hex(key);
+}
+
+/** SHA-256 of a random secret (an API key, a session token), hex: the form that is stored. */
+export function sha256Hex(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
 /** A stable public id for a key, derived from its hash: safe to print, list and revoke by. */

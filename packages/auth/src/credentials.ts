@@ -4,15 +4,27 @@ import type { ApiKeyStore } from './key-store.ts';
 
 /**
  * Who is calling. Every read and write is scoped to `ownerId` (CONTRACT §7). `credential` says
- * how they proved it: API keys today; wallet-session cookies add a member without touching the
- * surfaces, which only ever see a `Principal`.
+ * how they proved it: an API key, or a wallet session (Sign-In with Ethereum) whose owner is
+ * `wallet:<lowercase address>`. The surfaces only ever see a `Principal`.
  */
-export interface Principal {
-  ownerId: string;
-  credential: 'api-key';
-  /** The public id of the credential, for logs. */
-  credentialId: string;
-}
+export type Principal =
+  | {
+      ownerId: string;
+      credential: 'api-key';
+      /** The public id of the credential, for logs. */
+      credentialId: string;
+    }
+  | {
+      ownerId: string;
+      credential: 'wallet-session';
+      /** `ses_…`: the public id of the session, for logs. */
+      credentialId: string;
+      /** Lowercase `0x…` address. */
+      address: string;
+      chainId: number;
+      /** When the session ends (ISO 8601). */
+      expiresAt: string;
+    };
 
 /**
  * What one credential scheme found in a request: nothing of its own (`absent`), something of
@@ -32,9 +44,15 @@ export interface CredentialSource {
    * when none were sent.
    */
   connectionParams?: Readonly<Record<string, string | undefined>> | null;
+  /**
+   * Every value the request's `Cookie` header holds for a cookie name, in order, as the server's
+   * cookie parser reads them: two when a browser holds two cookies of that name that match the
+   * request (say, set for two paths), none when there is no such cookie.
+   */
+  cookies?: (name: string) => string[];
 }
 
-/** One credential scheme. The wallet-session resolver reads the `cookie` header beside this. */
+/** One credential scheme: API keys here, wallet sessions in `wallet-sessions.ts`. */
 export interface CredentialResolver {
   resolve(source: CredentialSource): Promise<CredentialResult>;
 }

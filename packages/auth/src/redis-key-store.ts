@@ -1,7 +1,7 @@
-import { StoreUnavailableError } from '@execstream/stream-service';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type ApiKeyRecord, type ApiKeyStore, byCreation, newApiKeyRecord } from './key-store.ts';
+import { parseStored, redisCall } from './redis-call.ts';
 
 /**
  * The one place Redis key names of the API-key store are built. A single hash, field = key hash,
@@ -74,22 +74,12 @@ export class RedisApiKeyStore implements ApiKeyStore {
     return false;
   }
 
-  /** Redis failures surface as the store error every surface answers with 503. */
-  async #call<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new StoreUnavailableError('The API key store is unavailable', { cause: error });
-    }
+  #call<T>(command: () => Promise<T>): Promise<T> {
+    return redisCall('API key store', command);
   }
 }
 
 /** A record someone wrote by hand in a broken shape authenticates nobody. */
 function parseRecord(raw: string): ApiKeyRecord | null {
-  try {
-    const parsed = RecordSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  return parseStored(RecordSchema, raw);
 }

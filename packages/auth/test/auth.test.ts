@@ -1,5 +1,3 @@
-import { startRedisServer } from '@execstream/redis-testing';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
   type ApiKeyStore,
@@ -13,31 +11,14 @@ import {
   parseBootstrapKeys,
   RedisApiKeyStore,
 } from '../src/index.ts';
+import { memoryAndRedis } from './stores.ts';
 
-describe.each([
-  [
-    'memory',
-    async () => ({
-      store: new MemoryApiKeyStore() as ApiKeyStore,
-      [Symbol.asyncDispose]: async () => {},
-    }),
-  ],
-  [
-    'redis',
-    async () => {
-      const redis = await startRedisServer();
-      const client = new Redis(redis.url);
-      return {
-        store: new RedisApiKeyStore(client) as ApiKeyStore,
-        raw: client,
-        [Symbol.asyncDispose]: async () => {
-          client.disconnect();
-          await redis.stop();
-        },
-      };
-    },
-  ],
-] as const)('the %s key store', (_name, open) => {
+describe.each(
+  memoryAndRedis<ApiKeyStore>(
+    () => new MemoryApiKeyStore(),
+    (client) => new RedisApiKeyStore(client),
+  ),
+)('the %s key store', (_name, open) => {
   it('keeps only hashes, looks keys up, lists and revokes them', async () => {
     await using handle = await open();
     const { store } = handle;
@@ -45,8 +26,8 @@ describe.each([
     expect(key).toMatch(/^esk_[A-Za-z0-9_-]{43}$/);
     expect(await store.lookup(hashApiKey(key))).toEqual(record);
     expect(await store.lookup(hashApiKey(`${key}x`))).toBeNull();
-    if ('raw' in handle) {
-      const stored = JSON.stringify(await (handle.raw as Redis).hgetall('es:api-keys'));
+    if (handle.raw) {
+      const stored = JSON.stringify(await handle.raw.hgetall('es:api-keys'));
       expect(stored).not.toContain(key);
       expect(stored).toContain(hashApiKey(key));
     }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { runFanOutSuite } from './fanout.ts';
 import { runHttpSuite } from './http.ts';
 import { markdownReport, type SuiteResult, updateDocs, writeJson } from './report.ts';
 import { runStoreSuite } from './store.ts';
@@ -12,6 +13,7 @@ import { runStoreSuite } from './store.ts';
 const SUITES: Record<string, () => Promise<SuiteResult>> = {
   store: runStoreSuite,
   http: runHttpSuite,
+  fanout: runFanOutSuite,
 };
 
 function environment(): Record<string, string> {

@@ -1,6 +1,6 @@
-import { type Envelope, type OperationId, serializeEnvelope } from '@execstream/event-schema';
+import type { Envelope, OperationId } from '@execstream/event-schema';
 import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
-import { getOwnedRecord } from './access.ts';
+import { dataOf } from './encode.ts';
 import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
 import {
@@ -60,6 +60,11 @@ export interface OpenDeliveryOptions {
 export interface Delivery extends AsyncIterable<Delivered> {
   /** The execution is terminal and nothing follows the cursor (HTTP 204; tRPC completes). */
   readonly nothingToSend: boolean;
+  /**
+   * The same events, as everything queued at each take: a transport writes a batch in one go.
+   * A delivery is iterated once, either way.
+   */
+  batches(): AsyncIterable<readonly Delivered[]>;
   close(): void;
 }
 
@@ -69,17 +74,21 @@ export interface Delivery extends AsyncIterable<Delivered> {
  * @throws ExecutionNotFoundError, TooManyStreamsError, CursorInvalidError, StoreUnavailableError
  */
 export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
-  await getOwnedRecord(options.streams, options.ownerId, options.operationId);
+  // The owner check is the subscription's own, in the reads that find where it starts: an
+  // execution that does not exist and one of another owner are the same ExecutionNotFoundError.
+  const subscription = await options.streams.subscribe(options.operationId, {
+    cursor: options.cursor,
+    signal: options.signal,
+    ownerId: options.ownerId,
+  });
   // After the owner check: an execution the caller cannot see answers 404 and spends no slot.
-  const slot = options.slots ? await acquireSlot(options.slots, options.ownerId) : null;
-  let subscription: ExecutionSubscription;
+  let slot: StreamSlot | null = null;
   try {
-    subscription = await options.streams.subscribe(options.operationId, {
-      cursor: options.cursor,
-      signal: options.signal,
-    });
+    if (options.slots && !subscription.nothingToSend) {
+      slot = await acquireSlot(options.slots, options.ownerId);
+    }
   } catch (error) {
-    await slot?.release();
+    subscription.close();
     throw error;
   }
   return new BoundedDelivery(subscription, options, slot);
@@ -105,6 +114,7 @@ class BoundedDelivery implements Delivery {
   #slot: StreamSlot | null;
   #queue: Delivered[] = [];
   #backlogBytes = 0;
+  #unreportedBacklog = 0;
   #pumpDone = false;
   #pumpError: unknown = null;
   #closed = false;
@@ -145,24 +155,35 @@ class BoundedDelivery implements Delivery {
     this.#makeRoom();
   };
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivered> {
+  batches(): AsyncIterable<readonly Delivered[]> {
     if (this.#iterated) throw new TypeError('A delivery can be iterated only once');
     this.#iterated = true;
-    return this.#run();
+    return { [Symbol.asyncIterator]: () => this.#run() };
   }
 
-  async *#run(): AsyncGenerator<Delivered, void, undefined> {
+  async *[Symbol.asyncIterator](): AsyncIterator<Delivered> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  async *#run(): AsyncGenerator<readonly Delivered[], void, undefined> {
     const { surface, observer } = this.#options;
     observer?.opened?.(surface);
     void this.#pump();
     try {
       while (!this.#closed) {
-        const next = this.#queue.shift();
-        if (next) {
-          this.#changeBacklog(-next.data.length);
+        if (this.#queue.length > 0) {
+          // Everything queued, at once: one await per batch rather than per event, and the
+          // metrics told once per batch.
+          const batch = this.#queue;
+          this.#queue = [];
+          let bytes = 0;
+          for (const { data } of batch) bytes += data.length;
+          this.#changeBacklog(-bytes);
           this.#makeRoom();
-          observer?.delivered?.(surface, next.envelope, this.#liveLag(next.envelope));
-          yield next;
+          const last = batch[batch.length - 1] as Delivered;
+          observer?.delivered?.(surface, batch.length, this.#liveLag(last.envelope));
+          this.#reportBacklog();
+          yield batch;
           continue;
         }
         if (this.#pumpDone) {
@@ -175,6 +196,7 @@ class BoundedDelivery implements Delivery {
       }
     } finally {
       this.close();
+      this.#reportBacklog();
       observer?.closed?.(surface);
     }
   }
@@ -192,7 +214,7 @@ class BoundedDelivery implements Delivery {
           observer?.replayed?.(surface);
         }
         first = false;
-        const data = serializeEnvelope(envelope);
+        const data = dataOf(envelope);
         this.#queue.push({ envelope, data });
         this.#changeBacklog(data.length);
         this.#wakeUp();
@@ -203,6 +225,8 @@ class BoundedDelivery implements Delivery {
           this.close();
           break;
         }
+        // A reader that stopped reading: the gauge shows what it holds while it holds it.
+        this.#reportBacklog();
         await new Promise<void>((resolve) => {
           this.#room = resolve;
         });
@@ -223,9 +247,15 @@ class BoundedDelivery implements Delivery {
   }
 
   #changeBacklog(deltaBytes: number): void {
-    if (deltaBytes === 0) return;
     this.#backlogBytes += deltaBytes;
-    this.#options.observer?.backlog?.(this.#options.surface, deltaBytes);
+    this.#unreportedBacklog += deltaBytes;
+  }
+
+  /** The backlog gauge hears the net change since it last heard, once per batch. */
+  #reportBacklog(): void {
+    if (this.#unreportedBacklog === 0) return;
+    this.#options.observer?.backlog?.(this.#options.surface, this.#unreportedBacklog);
+    this.#unreportedBacklog = 0;
   }
 
   /**

@@ -5,9 +5,12 @@ export {
   type OpenDeliveryOptions,
   openDelivery,
 } from './delivery.ts';
+export { dataOf, frameCache } from './encode.ts';
 export { TooManyStreamsError } from './errors.ts';
+export { resetUnlessFinished } from './finish.ts';
 export { MemoryStreamSlots } from './memory-slots.ts';
 export type { DeliveryObserver, Surface } from './observer.ts';
+export { runStreamSession, type StreamFraming, type StreamSessionOptions } from './session.ts';
 export { onShutdown } from './shutdown.ts';
 export {
   createStreamSlot,
@@ -16,3 +19,13 @@ export {
   type StreamSlot,
   type StreamSlots,
 } from './slots.ts';
+export {
+  checkPingInterval,
+  MAX_PING_INTERVAL_MS,
+  openResponseDelivery,
+  type ResolvedStreamOptions,
+  resolveStreamOptions,
+  STREAM_DEFAULTS,
+  type StreamOptions,
+} from './stream-options.ts';
+export { after, drained, pingEvery } from './timers.ts';

@@ -1,5 +1,3 @@
-import type { Envelope } from '@execstream/event-schema';
-
 /** The surfaces that deliver streams: the raw SSE route, the tRPC subscription, and AG-UI. */
 export type Surface = 'sse' | 'trpc' | 'ag-ui';
 
@@ -8,11 +6,12 @@ export interface DeliveryObserver {
   opened?(surface: Surface): void;
   closed?(surface: Surface): void;
   /**
-   * An event handed to the transport. `liveLagMs` is append-to-delivery time for events appended
-   * after the stream opened; `null` for replayed history and snapshots, whose age says nothing
-   * about the server's speed.
+   * `count` events handed to the transport in one go (the observer hears of batches, not of each
+   * event: it runs once per batch per reader). `liveLagMs` is the append-to-delivery time of the
+   * batch's last event appended after the stream opened; `null` when all were replayed history
+   * or snapshots, whose age says nothing about the server's speed.
    */
-  delivered?(surface: Surface, envelope: Envelope, liveLagMs: number | null): void;
+  delivered?(surface: Surface, count: number, liveLagMs: number | null): void;
   /** A connection resumed from a cursor that is an event of the stream. */
   replayed?(surface: Surface): void;
   /** A snapshot stood in for events the cursor asked for (trimmed, expired, foreign cursor). */

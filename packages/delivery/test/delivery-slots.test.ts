@@ -176,13 +176,15 @@ describe('a delivery holds a stream slot', () => {
     await expect(readAll(delivery)).rejects.toBe(failing);
   });
 
-  it('and gives it back when subscribing throws (a malformed cursor)', async () => {
+  it('and takes none when subscribing throws (a malformed cursor)', async () => {
     setUp();
     const operationId = await running();
     await expect(open(operationId, { cursor: 'not-a-cursor' })).rejects.toMatchObject({
       code: 'CURSOR_INVALID',
     });
-    expect(slots.releaseCalls).toEqual([1]);
+    // The slot is taken after the subscription (and its owner check) opened.
+    expect(slots.releaseCalls).toEqual([]);
+    expect(slots.held).toBe(0);
   });
 
   it('and gives it back at once when there is nothing to send (the SSE 204)', async () => {

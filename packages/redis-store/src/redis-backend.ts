@@ -197,6 +197,18 @@ export class RedisBackend implements StreamBackend {
     return record === null ? null : (JSON.parse(record) as ExecutionRecord);
   }
 
+  async readRecordAndHead(
+    operationId: OperationId,
+  ): Promise<{ record: ExecutionRecord; head: ExecutionHead } | null> {
+    const { state } = this.#keys.execution(operationId);
+    const [record, head] = await storeCall(() => this.#client.hmget(state, 'record', 'head'));
+    if (!record || !head) return null;
+    return {
+      record: JSON.parse(record) as ExecutionRecord,
+      head: JSON.parse(head) as ExecutionHead,
+    };
+  }
+
   async readHead(operationId: OperationId): Promise<ExecutionHead | null> {
     const { state } = this.#keys.execution(operationId);
     const head = await storeCall(() => this.#client.hget(state, 'head'));
@@ -245,10 +257,11 @@ export class RedisBackend implements StreamBackend {
     return entries.map(parseEntry);
   }
 
-  async readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null> {
+  async readFrom(operationId: OperationId, cursor: Cursor, limit: number): Promise<Envelope[]> {
     const { events } = this.#keys.execution(operationId);
-    const [entry] = await storeCall(() => this.#client.xrange(events, cursor, cursor, 'COUNT', 1));
-    return entry ? parseEntry(entry) : null;
+    const entries = await storeCall(() => this.#client.xrange(events, cursor, '+', 'COUNT', limit));
+    // The range starts at the first id at or after the cursor: the cursor's own, or none.
+    return entries[0]?.[0] === cursor ? entries.map(parseEntry) : [];
   }
 
   async retention(operationId: OperationId): Promise<RetentionInfo> {

@@ -127,7 +127,13 @@ describe('reads', () => {
     const operationId = await running(store);
     const last = '18446744073709551615-18446744073709551615';
     expect((await store.readHistory(operationId, { after: last })).events).toEqual([]);
-    expect(await store.backend.readEvent(operationId, last)).toBeNull();
+    expect(await store.backend.readFrom(operationId, last, 10)).toEqual([]);
+    // A cursor before the first event is no event: nothing, not the events after it.
+    const [first, second] = await store.backend.readAfter(operationId, '0-0', 2);
+    const firstCursor = (first as { cursor: string }).cursor;
+    expect(await store.backend.readFrom(operationId, firstCursor, 2)).toEqual([first, second]);
+    const before = `${BigInt(firstCursor.split('-')[0] as string) - 1n}-0`;
+    expect(await store.backend.readFrom(operationId, before, 5)).toEqual([]);
     expect(await store.backend.readAfter('op_nowhere', '0-0', 10)).toEqual([]);
     expect(await store.backend.retention('op_nowhere')).toEqual({
       firstCursor: null,

@@ -27,12 +27,13 @@ const STATUS_BY_CODE: Record<StreamErrorCode, number> = {
   TOO_MANY_EXECUTIONS: 429,
   STORE_UNAVAILABLE: 503,
   RATE_LIMITED: 429,
+  ORIGIN_NOT_ALLOWED: 403,
 };
 
 export const UNAUTHORIZED: HttpError = {
   status: 401,
   code: 'UNAUTHORIZED',
-  message: 'Missing or invalid credentials: send an X-API-KEY header',
+  message: 'Missing or invalid credentials: send an X-API-KEY header or a wallet session cookie',
 };
 
 export const OPERATION_ID_INVALID: HttpError = {

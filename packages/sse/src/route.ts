@@ -1,55 +1,60 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '@execstream/auth';
-import type { Delivery, DeliveryObserver, DeliverySlots } from '@execstream/delivery';
-import { encodeSseFrame, encodeSseRetry, isOperationId } from '@execstream/event-schema';
-import type { ExecutionStreams } from '@execstream/stream-service';
-import { type HttpError, OPERATION_ID_INVALID, sendHttpError } from './http-error.ts';
-import { type EventStreamSettings, endForRetry, serveEventStream } from './serve.ts';
-import { checkPingInterval, STREAM_DEFAULTS } from './stream-options.ts';
+import {
+  frameCache,
+  openResponseDelivery,
+  resolveStreamOptions,
+  runStreamSession,
+  STREAM_DEFAULTS,
+  type StreamFraming,
+  type StreamOptions,
+} from '@execstream/delivery';
+import {
+  encodeSseFrame,
+  encodeSseRetry,
+  isOperationId,
+  SSE_PING_FRAME,
+} from '@execstream/event-schema';
+import { StoreUnavailableError } from '@execstream/stream-service';
+import {
+  type HttpError,
+  httpErrorOf,
+  INTERNAL_ERROR,
+  OPERATION_ID_INVALID,
+  sendHttpError,
+} from './http-error.ts';
 
-export interface ExecutionStreamRouteOptions {
-  streams: ExecutionStreams;
+export interface ExecutionStreamRouteOptions extends StreamOptions {
   /**
    * The reconnection delay sent in the `retry:` line of the first frame.
    * @default 1000
    */
   retryMs?: number;
-  /**
-   * How often a `: ping` comment is sent; at most 15 s (CONTRACT §5).
-   * @default 10_000
-   */
-  pingIntervalMs?: number;
-  /**
-   * Unsent bytes a reader may fall behind by before it is disconnected.
-   * @default 1_048_576 (1 MiB)
-   */
-  maxBacklogBytes?: number;
-  /**
-   * How long one response may last; then it ends and the client resumes from its cursor, which
-   * spreads long-lived connections over instances and bounds any one connection's cost.
-   * @default 900_000 (15 minutes)
-   */
-  maxLifetimeMs?: number;
-  /**
-   * How long a response ended by its lifetime or by shutdown may take to reach its reader; a
-   * reader that has not taken it by then (it stopped reading) is disconnected with a reset.
-   * @default 2_000
-   */
-  endGraceMs?: number;
-  observer?: DeliveryObserver;
-  /**
-   * Open streams per principal (CONTRACT §8), shared with the other surfaces: past it a request
-   * is answered 429 `TOO_MANY_STREAMS` with `Retry-After`.
-   * @default no limit
-   */
-  slots?: DeliverySlots;
-  /** Aborted on shutdown: open streams end cleanly so that clients resume elsewhere. */
-  shutdownSignal?: AbortSignal;
-  /** Receives errors that are not the client's fault (answered as a bare 500). */
-  onUnexpectedError?: (error: unknown) => void;
 }
 
 const PATH = /^\/v1\/executions\/([^/]+)\/stream$/;
+
+/** The response headers of every event stream (CONTRACT §5). */
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+  Connection: 'keep-alive',
+} as const;
+
+/**
+ * Answers a stream request the server cannot serve right now (the store is unreachable, the
+ * server is shutting down) with a 200 that carries only `retry:` and ends: an EventSource then
+ * reconnects with its cursor after that delay, where any other status but 204 would end it.
+ */
+export function endForRetry(res: ServerResponse, retryFrame: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(200, SSE_HEADERS);
+  res.end(retryFrame);
+}
 
 /**
  * The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5), for a caller the
@@ -64,9 +69,25 @@ export interface ExecutionStreamRoute {
 }
 
 export function createExecutionStreamRoute(
-  options: ExecutionStreamRouteOptions,
+  routeOptions: ExecutionStreamRouteOptions,
 ): ExecutionStreamRoute {
-  const settings = eventStreamSettings(options);
+  const options = resolveStreamOptions(routeOptions);
+  const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
+  const framing: StreamFraming = {
+    headers: SSE_HEADERS,
+    // The first frame carries `retry:` alone, so the client has it even before the first event.
+    preamble: retryFrame,
+    ping: SSE_PING_FRAME,
+    frame: frameCache((envelope, data) =>
+      encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
+    ),
+  };
+
+  const fail = (res: ServerResponse, error: unknown) => {
+    const known = httpErrorOf(error);
+    if (!known) options.onUnexpectedError?.(error);
+    sendHttpError(res, known ?? INTERNAL_ERROR);
+  };
 
   async function handle(
     req: IncomingMessage,
@@ -75,34 +96,33 @@ export function createExecutionStreamRoute(
   ): Promise<void> {
     const target = parseStreamTarget(req, PATH);
     if ('status' in target) return sendHttpError(res, target);
-    await serveEventStream(
-      res,
-      { ownerId: principal.ownerId, ...target, surface: 'sse' },
-      settings,
-      rawFrames,
-    );
+    let delivery: Awaited<ReturnType<typeof openResponseDelivery>>;
+    try {
+      delivery = await openResponseDelivery(res, options, {
+        ownerId: principal.ownerId,
+        operationId: target.operationId,
+        cursor: target.cursor,
+        surface: 'sse',
+      });
+    } catch (error) {
+      // An outage is the server's trouble, not the stream's end (CONTRACT §5): a 503 would make
+      // an EventSource give up for good, so the client is told to come back with its cursor.
+      if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
+      return fail(res, error);
+    }
+    if (delivery.nothingToSend) {
+      // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    await runStreamSession(res, delivery, framing, options);
   }
 
   return {
     matches: (pathname) => PATH.test(pathname),
     handle,
-    retryLater: (res) => endForRetry(res, settings.retryFrame),
-  };
-}
-
-/** The options of an SSE stream route, checked and with their defaults. */
-export function eventStreamSettings(options: ExecutionStreamRouteOptions): EventStreamSettings {
-  return {
-    streams: options.streams,
-    retryFrame: encodeSseRetry(options.retryMs ?? STREAM_DEFAULTS.retryMs),
-    pingIntervalMs: checkPingInterval(options.pingIntervalMs ?? STREAM_DEFAULTS.pingIntervalMs),
-    maxBacklogBytes: options.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes,
-    maxLifetimeMs: options.maxLifetimeMs ?? STREAM_DEFAULTS.maxLifetimeMs,
-    endGraceMs: options.endGraceMs ?? STREAM_DEFAULTS.endGraceMs,
-    observer: options.observer,
-    slots: options.slots,
-    shutdownSignal: options.shutdownSignal,
-    onUnexpectedError: options.onUnexpectedError,
+    retryLater: (res) => endForRetry(res, retryFrame),
   };
 }
 
@@ -111,7 +131,8 @@ export type StreamTarget = { operationId: string; cursor: string | null } | Http
 
 /**
  * The operation id (the first group of `pattern` in the path) and cursor of a stream request:
- * `Last-Event-ID` wins over `?lastEventId=`; an empty one is no cursor.
+ * `Last-Event-ID` wins over `?lastEventId=`; an empty one is no cursor. Shared with the AG-UI
+ * route, whose path differs.
  */
 export function parseStreamTarget(req: IncomingMessage, pattern: RegExp): StreamTarget {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -129,11 +150,4 @@ export function parseStreamTarget(req: IncomingMessage, pattern: RegExp): Stream
     url.searchParams.get('lastEventId') ??
     null;
   return { operationId, cursor: cursor === '' ? null : cursor };
-}
-
-/** Each envelope as its own frame: `id:` its cursor, `event:` its kind, `data:` its JSON. */
-async function* rawFrames(delivery: Delivery): AsyncIterable<string> {
-  for await (const { envelope, data } of delivery) {
-    yield encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data });
-  }
 }

@@ -14,7 +14,9 @@ export type StreamErrorCode =
   | 'SEQUENCE_CONFLICT'
   | 'TOO_MANY_EXECUTIONS'
   | 'STORE_UNAVAILABLE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  // Thrown by the server: a cookie-authenticated write from a foreign origin (CSRF, §9).
+  | 'ORIGIN_NOT_ALLOWED';
 
 export class ExecutionStreamError extends Error {
   readonly code: StreamErrorCode;
@@ -158,6 +160,22 @@ export class TooManyExecutionsError extends TooManyRequestsError {
       'TOO_MANY_EXECUTIONS',
       `At most ${limit} executions may be unfinished at once; retry once one has ended`,
       retryAfterSeconds,
+    );
+  }
+}
+
+/**
+ * A request authenticated by a wallet-session cookie that would change something came from an
+ * origin that is neither the server's nor one it allows (cross-site request forgery, CONTRACT
+ * §9); nothing was done.
+ */
+export class OriginNotAllowedError extends ExecutionStreamError {
+  constructor(origin: string | null) {
+    super(
+      'ORIGIN_NOT_ALLOWED',
+      origin === null
+        ? 'A cookie-authenticated write must come from the server or an allowed origin'
+        : `A cookie-authenticated write from ${origin.slice(0, 200)} is refused: not an allowed origin`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import {
   CursorSchema,
+  type Envelope,
   type EventDraft,
   type ExecutionHead,
   ExecutionTypeSchema,
@@ -81,28 +82,39 @@ export function createStreamService(
   }
 
   /**
-   * Where a subscription starts, reading as little as the cursor allows: the head (O(1)) always,
-   * the whole snapshot (with its timeline) only when a snapshot is what gets sent.
+   * Where a subscription starts, reading as little as the cursor allows, and checking the owner
+   * in the same reads: no cursor, the whole state (record and snapshot) in one read; a cursor,
+   * the record and head in one read, then the cursor's event with the first page of the replay
+   * after it in another. The cursor `0` reads the first retained event instead.
    */
   async function startPointFor(
     operationId: OperationId,
     cursor: string | null,
-  ): Promise<{ start: StartPoint; head: ExecutionHead }> {
-    const head = await readHeadOrThrow(operationId);
-    const snapshotStart = async (): Promise<{ start: StartPoint; head: ExecutionHead }> => {
-      const { snapshot } = await readStateOrThrow(operationId);
-      return { start: { kind: 'snapshot', snapshot }, head: snapshot };
+    ownerId: string | undefined,
+  ): Promise<{ start: StartPoint; head: ExecutionHead; firstPage?: Envelope[] }> {
+    const owned = (record: ExecutionRecord | undefined) =>
+      record !== undefined && (ownerId === undefined || record.ownerId === ownerId);
+    const snapshotStart = async () => {
+      const state = await backend.readState(operationId);
+      if (!state || !owned(state.record)) throw new ExecutionNotFoundError(operationId);
+      return {
+        start: { kind: 'snapshot', snapshot: state.snapshot } as const,
+        head: state.snapshot,
+      };
     };
     if (cursor === null) return snapshotStart();
+    const entry = await backend.readRecordAndHead(operationId);
+    if (!entry || !owned(entry.record)) throw new ExecutionNotFoundError(operationId);
+    const { head } = entry;
     if (cursor === START_CURSOR) {
       const [first] = await backend.readAfter(operationId, START_CURSOR, 1);
       // Nothing trimmed yet: replay everything. Otherwise the snapshot covers what is gone.
       if (first?.sequence === 1) return { start: { kind: 'after', sequence: 0, cursor }, head };
       return snapshotStart();
     }
-    const event = await backend.readEvent(operationId, cursor);
+    const [event, ...firstPage] = await backend.readFrom(operationId, cursor, pageSize + 1);
     if (!event) return snapshotStart(); // trimmed, expired or another stream's
-    return { start: { kind: 'after', sequence: event.sequence, cursor }, head };
+    return { start: { kind: 'after', sequence: event.sequence, cursor }, head, firstPage };
   }
 
   const service: ExecutionStreams = {
@@ -217,8 +229,12 @@ export function createStreamService(
       try {
         // Live first, then read: whatever commits after this point reaches the listener.
         await subscription.listen();
-        const { start, head } = await startPointFor(operationId, cursor);
-        subscription.begin(start, head);
+        const { start, head, firstPage } = await startPointFor(
+          operationId,
+          cursor,
+          subscribeOptions.ownerId,
+        );
+        subscription.begin(start, head, firstPage);
         return subscription;
       } catch (error) {
         subscription.close();

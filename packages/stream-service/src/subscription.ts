@@ -40,6 +40,7 @@ export class LiveSubscription implements ExecutionSubscription {
   #closed = false;
   #iterated = false;
   #start: StartPoint | null = null;
+  #firstPage: Envelope[] | null = null;
   #signal: AbortSignal | undefined;
   #nothingToSend = false;
   #headSequence = 0;
@@ -97,9 +98,13 @@ export class LiveSubscription implements ExecutionSubscription {
     else this.#unlisten = unlisten;
   }
 
-  /** Sets the start point, given the head it was chosen against. */
-  begin(start: StartPoint, head: ExecutionHead): void {
+  /**
+   * Sets the start point, given the head it was chosen against, and the first page of the replay
+   * when it was read with the start point: the events after it, at most a page.
+   */
+  begin(start: StartPoint, head: ExecutionHead, firstPage?: Envelope[]): void {
     this.#start = start;
+    this.#firstPage = firstPage ?? null;
     this.#headSequence = head.sequence;
     if (
       start.kind === 'after' &&
@@ -148,9 +153,13 @@ export class LiveSubscription implements ExecutionSubscription {
       while (!this.#closed) {
         if (catchingUp || this.#mustCatchUp) {
           this.#mustCatchUp = false;
-          const page = await this.#withStoreRetry(() =>
-            this.#backend.readAfter(this.#operationId, lastCursor, this.#pageSize),
-          );
+          const prefetched = this.#firstPage;
+          this.#firstPage = null;
+          const page =
+            prefetched ??
+            (await this.#withStoreRetry(() =>
+              this.#backend.readAfter(this.#operationId, lastCursor, this.#pageSize),
+            ));
           if (page === undefined || this.#closed) return;
           const first = page[0];
           if (first && first.sequence !== lastSequence + 1) {

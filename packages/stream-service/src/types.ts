@@ -88,6 +88,11 @@ export interface ExecutionListPage {
 export interface SubscribeOptions {
   /** `null`/absent: snapshot then live. `0`/`0-0`: from the first retained event. */
   cursor?: string | null;
+  /**
+   * The caller: an execution of another owner is not found (CONTRACT §7), checked in the same
+   * read that finds where the subscription starts.
+   */
+  ownerId?: string;
   /** Aborting ends the iteration and releases everything the subscription holds. */
   signal?: AbortSignal;
 }
@@ -214,6 +219,10 @@ export interface StreamBackend {
   readState(operationId: OperationId): Promise<ExecutionState | null>;
   /** The record alone, `null` when missing: what an owner check reads, in O(1). */
   readRecord(operationId: OperationId): Promise<ExecutionRecord | null>;
+  /** The record and the head in one read, `null` when missing: what opening a stream reads. */
+  readRecordAndHead(
+    operationId: OperationId,
+  ): Promise<{ record: ExecutionRecord; head: ExecutionHead } | null>;
   /** The snapshot without its timeline, `null` when missing: all an append reads, in O(1). */
   readHead(operationId: OperationId): Promise<ExecutionHead | null>;
   /**
@@ -224,8 +233,12 @@ export interface StreamBackend {
   commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome>;
   /** Retained events strictly after `after`, oldest first, at most `limit`. */
   readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]>;
-  /** The retained event with this cursor, or `null`. */
-  readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null>;
+  /**
+   * The retained event with this cursor and up to `limit - 1` events after it, oldest first;
+   * empty when no retained event has this cursor. One read checks a client's cursor and fetches
+   * the first page of its replay.
+   */
+  readFrom(operationId: OperationId, cursor: Cursor, limit: number): Promise<Envelope[]>;
   retention(operationId: OperationId): Promise<RetentionInfo>;
   /** Resolves once the listener is live: every commit after that reaches it (or an `onGap`). */
   listen(operationId: OperationId, listener: LiveListener): Promise<() => void>;

@@ -7,3 +7,10 @@ export {
   type ExecutionRunner,
   type ExecutionsRouterOptions,
 } from './router.ts';
+export {
+  createStreamRoute,
+  STREAM_PROCEDURE,
+  type SubscriptionPrincipalOf,
+  type TrpcStreamRoute,
+  type TrpcStreamRouteOptions,
+} from './stream-route.ts';

@@ -1,13 +1,15 @@
 import {
+  checkPingInterval,
   type Delivery,
   type DeliveryObserver,
   type DeliverySlots,
   getOwnedRecord,
   onShutdown,
   openDelivery,
+  resetUnlessFinished,
+  STREAM_DEFAULTS,
 } from '@execstream/delivery';
 import { ExecutionTypeSchema, type OperationId, OperationIdSchema } from '@execstream/event-schema';
-import { checkPingInterval, resetUnlessFinished, STREAM_DEFAULTS } from '@execstream/sse';
 import {
   cancelExecution,
   type ExecutionRecord,
@@ -74,6 +76,13 @@ export interface ExecutionsRouterOptions {
 
 const OperationInput = z.object({ operationId: OperationIdSchema });
 
+/** `v2.executions.stream`'s input: served by the router, and by `createStreamRoute` too. */
+export const StreamInput = OperationInput.extend({ lastEventId: z.string().nullish() });
+
+/** Why a call without a principal is refused, the same on every procedure and route. */
+export const UNAUTHORIZED_MESSAGE =
+  'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey) or a wallet session cookie';
+
 /** Runs a resolver step, turning stream-service errors into the one error type of the edge. */
 async function edge<T>(step: () => Promise<T>): Promise<T> {
   try {
@@ -108,11 +117,7 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
 
   const authed = t.procedure.use(({ ctx, next }) => {
     if (!ctx.principal) {
-      throw new TRPCError({
-        code: 'UNAUTHORIZED',
-        message:
-          'Missing or invalid credentials: send an X-API-KEY header (or, on a subscription, connectionParams.apiKey)',
-      });
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: UNAUTHORIZED_MESSAGE });
     }
     return next({ ctx: { ...ctx, principal: ctx.principal } });
   });
@@ -121,59 +126,57 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
     edge(() => getOwnedRecord(streams, ownerId, operationId));
 
   const executions = t.router({
-    stream: authed
-      .input(OperationInput.extend({ lastEventId: z.string().nullish() }))
-      .subscription(async function* ({ ctx, input, signal }) {
-        // A listener on the client's signal for this subscription alone, and one for all streams
-        // on the shutdown signal. AbortSignal.any would tie every subscription to the
-        // process-wide shutdown signal for good: Node 20 keeps each combined signal in the
-        // source's list of dependants forever.
-        const stop = new AbortController();
-        let delivery: Delivery | null = null;
-        // `signal` aborts at the lifetime (tRPC's maxDurationMs) and when the client leaves.
-        const end = () => {
-          if (stop.signal.aborted) return;
-          stop.abort();
-          delivery?.close();
-          // tRPC ends the response once its writer is past its current write, which waits for
-          // a drain that a reader who stopped reading never gives.
-          resetUnlessFinished(ctx.res, endGraceMs);
-        };
-        signal?.addEventListener('abort', end);
-        using _shutdown = onShutdown(shutdownSignal, end);
+    stream: authed.input(StreamInput).subscription(async function* ({ ctx, input, signal }) {
+      // A listener on the client's signal for this subscription alone, and one for all streams
+      // on the shutdown signal. AbortSignal.any would tie every subscription to the
+      // process-wide shutdown signal for good: Node 20 keeps each combined signal in the
+      // source's list of dependants forever.
+      const stop = new AbortController();
+      let delivery: Delivery | null = null;
+      // `signal` aborts at the lifetime (tRPC's maxDurationMs) and when the client leaves.
+      const end = () => {
+        if (stop.signal.aborted) return;
+        stop.abort();
+        delivery?.close();
+        // tRPC ends the response once its writer is past its current write, which waits for
+        // a drain that a reader who stopped reading never gives.
+        resetUnlessFinished(ctx.res, endGraceMs);
+      };
+      signal?.addEventListener('abort', end);
+      using _shutdown = onShutdown(shutdownSignal, end);
+      try {
+        if (signal?.aborted) end();
+        delivery = await edge(() =>
+          openDelivery({
+            streams,
+            ownerId: ctx.principal.ownerId,
+            operationId: input.operationId,
+            cursor: input.lastEventId ?? null,
+            signal: stop.signal,
+            surface: 'trpc',
+            maxBacklogBytes,
+            onOverflow: () => ctx.res.destroy(),
+            observer,
+            slots,
+          }),
+        );
+        if (stop.signal.aborted) delivery.close();
         try {
-          if (signal?.aborted) end();
-          delivery = await edge(() =>
-            openDelivery({
-              streams,
-              ownerId: ctx.principal.ownerId,
-              operationId: input.operationId,
-              cursor: input.lastEventId ?? null,
-              signal: stop.signal,
-              surface: 'trpc',
-              maxBacklogBytes,
-              onOverflow: () => ctx.res.destroy(),
-              observer,
-              slots,
-            }),
-          );
-          if (stop.signal.aborted) delivery.close();
-          try {
-            for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
-          } finally {
-            delivery.close();
-          }
+          for await (const { envelope } of delivery) yield tracked(envelope.cursor, envelope);
         } finally {
-          signal?.removeEventListener('abort', end);
+          delivery.close();
         }
-        if (shutdownSignal?.aborted) {
-          // Retryable on the client: its EventSource reconnects, with its cursor, elsewhere.
-          throw new TRPCError({
-            code: 'SERVICE_UNAVAILABLE',
-            message: 'The server is shutting down; reconnect to resume',
-          });
-        }
-      }),
+      } finally {
+        signal?.removeEventListener('abort', end);
+      }
+      if (shutdownSignal?.aborted) {
+        // Retryable on the client: its EventSource reconnects, with its cursor, elsewhere.
+        throw new TRPCError({
+          code: 'SERVICE_UNAVAILABLE',
+          message: 'The server is shutting down; reconnect to resume',
+        });
+      }
+    }),
 
     get: authed.input(OperationInput).query(async ({ ctx, input }) => {
       await owned(ctx.principal.ownerId, input.operationId);

@@ -3,7 +3,7 @@ import type { Principal } from '@execstream/auth';
 import { UNAUTHORIZED } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sendError, sendMethodNotAllowed } from '../app.ts';
+import { hijack, sendError, sendMethodNotAllowed } from '../app.ts';
 
 export interface AgUiRouteOptions {
   route: AgUiStreamRoute;
@@ -39,7 +39,7 @@ export async function agUiRoutes(app: FastifyInstance, options: AgUiRouteOptions
           // A key store that cannot be reached is an outage: the client comes back (CONTRACT §5).
           if (!(error instanceof StoreUnavailableError)) throw error;
           if (req.method !== 'GET' && req.method !== 'POST') throw error;
-          reply.hijack();
+          hijack(reply);
           options.route.retryLater(reply.raw);
           return reply;
         }
@@ -58,7 +58,7 @@ export async function agUiRoutes(app: FastifyInstance, options: AgUiRouteOptions
       handler: async (req, reply) => {
         const principal = principals.get(req);
         if (!principal) return sendError(reply, UNAUTHORIZED);
-        reply.hijack();
+        hijack(reply);
         await options.route.handle(req.raw, reply.raw, principal, req.body);
       },
     });

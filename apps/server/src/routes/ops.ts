@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { sendError } from '../app.ts';
+import { sendError, sendJson } from '../app.ts';
 import type { ServerMetrics } from '../metrics.ts';
 
 export interface OpsRouteOptions {
@@ -51,10 +51,6 @@ export function metricsHandler(metrics: ServerMetrics, token: string | null) {
       .header('Cache-Control', 'no-store')
       .send(body);
   };
-}
-
-function sendJson(reply: FastifyReply, body: unknown): void {
-  reply.code(200).header('Cache-Control', 'no-store').send(body);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Principal } from '@execstream/auth';
 import { type ExecutionStreamRoute, UNAUTHORIZED } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sendError, sendMethodNotAllowed } from '../app.ts';
+import { hijack, ignoreBodies, sendError, sendMethodNotAllowed } from '../app.ts';
 
 export interface StreamRouteOptions {
   route: ExecutionStreamRoute;
@@ -19,8 +19,7 @@ export async function streamRoutes(
 ): Promise<void> {
   await app.register(async (scope) => {
     // A stream request carries no body: none is parsed, whatever it claims to be.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    ignoreBodies(scope);
     scope.route({
       // Every method but OPTIONS (CORS preflights): credentials are checked before the method,
       // so without them every method gets the same 401.
@@ -34,13 +33,13 @@ export async function streamRoutes(
         } catch (error) {
           // A key store that cannot be reached is an outage: the client comes back (CONTRACT §5).
           if (!(error instanceof StoreUnavailableError) || req.method !== 'GET') throw error;
-          reply.hijack();
+          hijack(reply);
           return options.route.retryLater(reply.raw);
         }
         if (!principal) return sendError(reply, UNAUTHORIZED);
         // HEAD too: a stream has no length or status to tell without opening it.
         if (req.method !== 'GET') return sendMethodNotAllowed(reply, 'GET');
-        reply.hijack();
+        hijack(reply);
         await options.route.handle(req.raw, reply.raw, principal);
       },
     });

@@ -1,13 +1,21 @@
 import type { Principal } from '@execstream/auth';
-import { type AppRouter, createContextFactory, limitResponseMeta } from '@execstream/trpc';
+import {
+  type AppRouter,
+  createContextFactory,
+  limitResponseMeta,
+  type TrpcStreamRoute,
+} from '@execstream/trpc';
 import { fastifyRequestHandler } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hijack } from '../app.ts';
 import type { Logger } from '../logger.ts';
 
 export const TRPC_BASE_PATH = '/v1/trpc';
 
 export interface TrpcRouteOptions {
   router: AppRouter;
+  /** `v2.executions.stream`, served from the delivery core in tRPC's wire protocol. */
+  stream: TrpcStreamRoute;
   principalOf: (
     req: FastifyRequest,
     connectionParams: Record<string, string | undefined> | null,
@@ -33,22 +41,35 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
       method: ['GET', 'POST'],
       url: `${TRPC_BASE_PATH}/*`,
       exposeHeadRoute: false,
-      handler: (req, reply) =>
-        fastifyRequestHandler({
+      handler: async (req, reply) => {
+        const path = (req.params as { '*': string })['*'];
+        if (options.stream.handles(req.method, path, new URL(req.url, 'http://localhost'))) {
+          hijack(reply);
+          return options.stream.serve(req.raw, reply.raw, (connectionParams) =>
+            options.principalOf(req, connectionParams),
+          );
+        }
+        return fastifyRequestHandler({
           router: options.router,
           req,
           res: reply,
-          path: (req.params as { '*': string })['*'],
+          path,
           createContext,
           maxBodySize: options.maxBodyBytes,
           maxBatchSize: options.maxBatchSize,
-          responseMeta: limitResponseMeta,
+          responseMeta: (meta) => {
+            const headers = new Headers(limitResponseMeta(meta).headers);
+            // Appended to tRPC's own `Vary`, which replaces the one CORS set on the reply.
+            headers.append('Vary', 'Origin');
+            return { headers };
+          },
           onError({ error, path }) {
             if (error.code === 'INTERNAL_SERVER_ERROR') {
               options.logger.error({ err: error.cause ?? error, path }, 'tRPC procedure failed');
             }
           },
-        }),
+        });
+      },
     });
   });
 }

@@ -30,8 +30,8 @@ export function startTestServer(
 export async function startServerOn(
   backend: 'memory' | 'redis',
   env: Record<string, string> = {},
-): Promise<RunningServer> {
-  if (backend === 'memory') return startTestServer(env);
+): Promise<RunningServer & { redisUrl: string | null }> {
+  if (backend === 'memory') return { ...(await startTestServer(env)), redisUrl: null };
   const redis = await startRedisServer();
   const stores = await openRedisStores(redis.url, () => {});
   const server = await startTestServer(env, { stores });
@@ -39,5 +39,24 @@ export async function startServerOn(
     await server.close();
     await redis.stop();
   };
-  return { ...server, close, [Symbol.asyncDispose]: close };
+  return { ...server, redisUrl: redis.url, close, [Symbol.asyncDispose]: close };
+}
+
+/** Two instances on one Redis, as a deployment runs them; disposing stops both, then Redis. */
+export async function twoInstances(env: Record<string, string> = {}) {
+  const redis = await startRedisServer();
+  const servers: RunningServer[] = [];
+  for (let index = 0; index < 2; index++) {
+    const stores = await openRedisStores(redis.url, () => {});
+    servers.push(await startTestServer(env, { stores }));
+  }
+  const [one, two] = servers as [RunningServer, RunningServer];
+  return {
+    one,
+    two,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(servers.map((server) => server.close()));
+      await redis.stop();
+    },
+  };
 }

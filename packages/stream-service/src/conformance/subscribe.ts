@@ -1,6 +1,6 @@
 import { serializeEnvelope } from '@execstream/event-schema';
 import { describe, expect, it } from 'vitest';
-import { CursorInvalidError } from '../errors.ts';
+import { CursorInvalidError, ExecutionNotFoundError } from '../errors.ts';
 import {
   allEvents,
   collect,
@@ -126,6 +126,21 @@ export function subscribeRules(target: ConformanceTarget): void {
           streams.readHistory(operationId, { after: cursor }),
           cursor,
         ).rejects.toBeInstanceOf(CursorInvalidError);
+      }
+      expect(streams.stats()).toEqual({ subscriptions: 0, listeners: 0 });
+    });
+
+    it("with an ownerId: another owner's execution is not found, whatever the cursor, and nothing is held", async () => {
+      await using streams = await openService(target);
+      const { operationId, producer } = await startExecution(streams, 'owner-1');
+      const [event] = await producer.timeline('one');
+      for (const cursor of [null, '0', event?.cursor ?? null, '1-0']) {
+        await expect(
+          streams.subscribe(operationId, { cursor, ownerId: 'owner-2' }),
+          String(cursor),
+        ).rejects.toBeInstanceOf(ExecutionNotFoundError);
+        const own = await streams.subscribe(operationId, { cursor, ownerId: 'owner-1' });
+        own.close();
       }
       expect(streams.stats()).toEqual({ subscriptions: 0, listeners: 0 });
     });

@@ -126,6 +126,16 @@ export class MemoryBackend implements StreamBackend {
     return this.#get(operationId)?.record ?? null;
   }
 
+  async readRecordAndHead(
+    operationId: OperationId,
+  ): Promise<{ record: ExecutionRecord; head: ExecutionHead } | null> {
+    const [record, head] = await Promise.all([
+      this.readRecord(operationId),
+      this.readHead(operationId),
+    ]);
+    return record && head ? { record, head } : null;
+  }
+
   async readHead(operationId: OperationId): Promise<ExecutionHead | null> {
     return this.#get(operationId)?.head ?? null;
   }
@@ -152,8 +162,11 @@ export class MemoryBackend implements StreamBackend {
     return this.#get(operationId)?.events.after(after, limit) ?? [];
   }
 
-  async readEvent(operationId: OperationId, cursor: Cursor): Promise<Envelope | null> {
-    return this.#get(operationId)?.events.at(cursor) ?? null;
+  async readFrom(operationId: OperationId, cursor: Cursor, limit: number): Promise<Envelope[]> {
+    const events = this.#get(operationId)?.events;
+    const first = events?.at(cursor);
+    if (!events || !first) return [];
+    return [first, ...events.after(cursor, limit - 1)];
   }
 
   async retention(operationId: OperationId): Promise<RetentionInfo> {
