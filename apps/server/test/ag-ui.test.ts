@@ -17,6 +17,7 @@ import { rawRequest, stalledReader, surfaceMetric } from './support/http.ts';
 import { OWNER_A, OWNER_B, startServerOn, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { trpcClient } from './support/trpc.ts';
+import { newWallet, signIn } from './support/wallet.ts';
 
 const asA: Record<string, string> = { 'X-API-KEY': OWNER_A.key };
 const asB: Record<string, string> = { 'X-API-KEY': OWNER_B.key };
@@ -546,5 +547,41 @@ describe('a reader of the AG-UI stream that stops reading', () => {
         state = jsonPatch.applyPatch(state, event.delta).newDocument;
     }
     expect(state).toEqual(await server.streams.getSnapshot(operationId));
+  });
+});
+
+describe('the AG-UI stream with a wallet session (CONTRACT §9)', () => {
+  it('takes the session cookie on GET and POST, and refuses a cookie POST from another origin', async () => {
+    await using server = await startTestServer({ EXECSTREAM_CORS_ORIGINS: 'http://app.example' });
+    const { cookie, ownerId } = await signIn(server.url, newWallet());
+    const { record } = await server.streams.create({ ownerId, type: 'swap' });
+    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+    await producer.start();
+    await producer.complete({ ok: true });
+    const url = agUiUrl(server.url, record.operationId);
+    const read = await readSse(url, { Cookie: cookie, Origin: 'http://app.example' });
+    expect(read.status).toBe(200);
+    expect(read.headers['access-control-allow-origin']).toBe('http://app.example');
+    expect(wireEvents(read).at(-1)?.event.type).toBe('RUN_FINISHED');
+    const input = JSON.stringify({ threadId: 't', runId: 'r', messages: [] });
+    const allowed = await fetch(url, {
+      method: 'POST',
+      headers: { Cookie: cookie, Origin: 'http://app.example', 'Content-Type': 'application/json' },
+      body: input,
+    });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('"type":"RUN_FINISHED"');
+    const foreign = await rawRequest(server.url, {
+      method: 'POST',
+      path: `/v1/ai/executions/${record.operationId}/ag-ui-stream`,
+      headers: {
+        Cookie: cookie,
+        Origin: 'http://evil.example',
+        'Content-Type': 'application/json',
+      },
+      body: input,
+    });
+    expect(foreign.status).toBe(403);
+    expect(JSON.parse(foreign.body).error.code).toBe('ORIGIN_NOT_ALLOWED');
   });
 });
