@@ -12,16 +12,11 @@ import { type ExecutionSnapshot, encodeSseRetry } from '@execstream/event-schema
 import {
   type ExecutionStreamRouteOptions,
   endForRetry,
-  httpErrorOf,
-  INTERNAL_ERROR,
   parseStreamTarget,
+  refuseStream,
   sendHttpError,
 } from '@execstream/sse';
-import {
-  CursorInvalidError,
-  InvalidInputError,
-  StoreUnavailableError,
-} from '@execstream/stream-service';
+import { CursorInvalidError, InvalidInputError } from '@execstream/stream-service';
 import { agUiFraming } from './frames.ts';
 import { AgUiRun } from './mapping.ts';
 
@@ -56,14 +51,6 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
   const options = resolveStreamOptions(routeOptions);
   const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
 
-  /** Answers an error before the stream opened: an outage with `retry:` (CONTRACT §5). */
-  const refuse = (res: ServerResponse, error: unknown) => {
-    if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
-    const known = httpErrorOf(error);
-    if (!known) options.onUnexpectedError?.(error);
-    sendHttpError(res, known ?? INTERNAL_ERROR);
-  };
-
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -94,7 +81,7 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
       if (cursor !== null) base = await options.streams.getSnapshot(operationId);
     } catch (error) {
       delivery?.close();
-      return refuse(res, error);
+      return refuseStream(res, error, retryFrame, options.onUnexpectedError);
     }
     const run = new AgUiRun(operationId);
     await runStreamSession(res, delivery, agUiFraming(run, { retryFrame, cursor, base }), options);

@@ -57,6 +57,27 @@ export function endForRetry(res: ServerResponse, retryFrame: string): void {
 }
 
 /**
+ * Answers a stream request refused before its stream opened, on every SSE surface: an outage
+ * with `retry:` alone (CONTRACT §5: the server's trouble, not the stream's end; a 503 would make
+ * an EventSource give up for good), a known error with its CONTRACT §7 answer, anything else as
+ * a bare 500, reported to `onUnexpectedError`.
+ */
+export function refuseStream(
+  res: ServerResponse,
+  error: unknown,
+  retryFrame: string,
+  onUnexpectedError?: (error: unknown) => void,
+): void {
+  if (error instanceof StoreUnavailableError) {
+    endForRetry(res, retryFrame);
+    return;
+  }
+  const known = httpErrorOf(error);
+  if (!known) onUnexpectedError?.(error);
+  sendHttpError(res, known ?? INTERNAL_ERROR);
+}
+
+/**
  * The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5), for a caller the
  * server has already authenticated (credentials come first, and the same way, on every surface).
  */
@@ -83,12 +104,6 @@ export function createExecutionStreamRoute(
     ),
   };
 
-  const fail = (res: ServerResponse, error: unknown) => {
-    const known = httpErrorOf(error);
-    if (!known) options.onUnexpectedError?.(error);
-    sendHttpError(res, known ?? INTERNAL_ERROR);
-  };
-
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -105,10 +120,7 @@ export function createExecutionStreamRoute(
         surface: 'sse',
       });
     } catch (error) {
-      // An outage is the server's trouble, not the stream's end (CONTRACT §5): a 503 would make
-      // an EventSource give up for good, so the client is told to come back with its cursor.
-      if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
-      return fail(res, error);
+      return refuseStream(res, error, retryFrame, options.onUnexpectedError);
     }
     if (delivery.nothingToSend) {
       // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
