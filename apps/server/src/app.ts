@@ -49,6 +49,11 @@ function knownRoutes(metricsHere: boolean): KnownRoute[] {
     // A malformed percent-escape can only be in the operation id.
     { pattern: /^\/v1\/executions\/[^/]+\/stream$/, allow: 'GET', badUrl: OPERATION_ID_INVALID },
     {
+      pattern: /^\/v1\/ai\/executions\/[^/]+\/ag-ui-stream$/,
+      allow: 'GET, POST',
+      badUrl: OPERATION_ID_INVALID,
+    },
+    {
       pattern: metricsHere ? /^\/(healthz|readyz|metrics)$/ : /^\/(healthz|readyz)$/,
       allow: 'GET, HEAD',
     },

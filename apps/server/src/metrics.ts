@@ -49,7 +49,7 @@ export class ServerMetrics {
       help: 'Bytes of events read for open streams and not yet handed to their sockets',
       ...perSurface,
     });
-    for (const surface of ['sse', 'trpc'] satisfies Surface[]) {
+    for (const surface of ['sse', 'trpc', 'ag-ui'] satisfies Surface[]) {
       // Zero-valued series from the start, so dashboards and rate() see every surface.
       this.#active.set({ surface }, 0);
       this.#backlog.set({ surface }, 0);

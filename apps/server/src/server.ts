@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { createAgUiStreamRoute } from '@execstream/ag-ui';
 import type { StreamOptions } from '@execstream/delivery';
 import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
@@ -9,6 +10,7 @@ import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
+import { agUiRoutes } from './routes/ag-ui.ts';
 import { authRoutes } from './routes/auth.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
@@ -95,6 +97,7 @@ export async function startServer(
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
   const sse = createExecutionStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
+  const agUi = createAgUiStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
@@ -120,6 +123,7 @@ export async function startServer(
     logger,
   });
   await streamRoutes(app, { route: sse, principalOf });
+  await agUiRoutes(app, { route: agUi, principalOf });
   await authRoutes(app, {
     wallets,
     guard,

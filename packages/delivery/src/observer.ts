@@ -1,5 +1,5 @@
-/** The surfaces that deliver streams: the raw SSE route and the tRPC subscription. */
-export type Surface = 'sse' | 'trpc';
+/** The surfaces that deliver streams: the raw SSE route, the tRPC subscription, and AG-UI. */
+export type Surface = 'sse' | 'trpc' | 'ag-ui';
 
 /** What the server measures about deliveries; every method is optional. */
 export interface DeliveryObserver {

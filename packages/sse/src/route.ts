@@ -57,6 +57,27 @@ export function endForRetry(res: ServerResponse, retryFrame: string): void {
 }
 
 /**
+ * Answers a stream request refused before its stream opened, on every SSE surface: an outage
+ * with `retry:` alone (CONTRACT §5: the server's trouble, not the stream's end; a 503 would make
+ * an EventSource give up for good), a known error with its CONTRACT §7 answer, anything else as
+ * a bare 500, reported to `onUnexpectedError`.
+ */
+export function refuseStream(
+  res: ServerResponse,
+  error: unknown,
+  retryFrame: string,
+  onUnexpectedError?: (error: unknown) => void,
+): void {
+  if (error instanceof StoreUnavailableError) {
+    endForRetry(res, retryFrame);
+    return;
+  }
+  const known = httpErrorOf(error);
+  if (!known) onUnexpectedError?.(error);
+  sendHttpError(res, known ?? INTERNAL_ERROR);
+}
+
+/**
  * The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5), for a caller the
  * server has already authenticated (credentials come first, and the same way, on every surface).
  */
@@ -83,18 +104,12 @@ export function createExecutionStreamRoute(
     ),
   };
 
-  const fail = (res: ServerResponse, error: unknown) => {
-    const known = httpErrorOf(error);
-    if (!known) options.onUnexpectedError?.(error);
-    sendHttpError(res, known ?? INTERNAL_ERROR);
-  };
-
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
     principal: Principal,
   ): Promise<void> {
-    const target = parseTarget(req);
+    const target = parseStreamTarget(req, PATH);
     if ('status' in target) return sendHttpError(res, target);
     let delivery: Awaited<ReturnType<typeof openResponseDelivery>>;
     try {
@@ -105,10 +120,7 @@ export function createExecutionStreamRoute(
         surface: 'sse',
       });
     } catch (error) {
-      // An outage is the server's trouble, not the stream's end (CONTRACT §5): a 503 would make
-      // an EventSource give up for good, so the client is told to come back with its cursor.
-      if (error instanceof StoreUnavailableError) return endForRetry(res, retryFrame);
-      return fail(res, error);
+      return refuseStream(res, error, retryFrame, options.onUnexpectedError);
     }
     if (delivery.nothingToSend) {
       // 204 is the one answer that makes EventSource stop reconnecting (CONTRACT §4).
@@ -126,12 +138,17 @@ export function createExecutionStreamRoute(
   };
 }
 
-type Target = { operationId: string; cursor: string | null } | HttpError;
+/** A stream request's execution and cursor, or why it cannot be served. */
+export type StreamTarget = { operationId: string; cursor: string | null } | HttpError;
 
-/** The operation id and cursor of a request: `Last-Event-ID` wins over `?lastEventId=`. */
-function parseTarget(req: IncomingMessage): Target {
+/**
+ * The operation id (the first group of `pattern` in the path) and cursor of a stream request:
+ * `Last-Event-ID` wins over `?lastEventId=`; an empty one is no cursor. Shared with the AG-UI
+ * route, whose path differs.
+ */
+export function parseStreamTarget(req: IncomingMessage, pattern: RegExp): StreamTarget {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const raw = PATH.exec(url.pathname)?.[1] ?? '';
+  const raw = pattern.exec(url.pathname)?.[1] ?? '';
   let operationId: string;
   try {
     operationId = decodeURIComponent(raw);

@@ -5,7 +5,11 @@ import { get } from 'node:http';
  * given), read on a connection of its own that closes after the answer (`agent: false`), so that
  * the only connection it adds is the one being answered.
  */
-export function metric(baseUrl: string, name: string, surface?: 'sse' | 'trpc'): Promise<number> {
+export function metric(
+  baseUrl: string,
+  name: string,
+  surface?: 'sse' | 'trpc' | 'ag-ui',
+): Promise<number> {
   const series = surface === undefined ? null : `${name}{surface="${surface}"}`;
   return new Promise((resolve, reject) => {
     get(`${baseUrl}/metrics`, { agent: false }, (res) => {
