@@ -1,17 +1,9 @@
+import { EVENT_KINDS } from '@execstream/event-schema';
 import { startRedisServer } from '@execstream/redis-testing';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
 import { spawnServer } from './support/process.ts';
 import { OWNER_A } from './support/server.ts';
-
-const KINDS = [
-  'execution.snapshot',
-  'execution.state_changed',
-  'execution.timeline_appended',
-  'execution.progress',
-  'execution.result',
-  'execution.error',
-];
 
 describe('failover: the server process dies mid-run', () => {
   it('an EventSource follows the run through a second instance, gapless, then gets 204 and stops', async () => {
@@ -60,7 +52,7 @@ describe('failover: the server process dies mid-run', () => {
     const tenEvents = new Promise<void>((resolve) => {
       tenReceived = resolve;
     });
-    for (const kind of KINDS) {
+    for (const kind of EVENT_KINDS) {
       source.addEventListener(kind, (event) => {
         const envelope = JSON.parse(event.data);
         expect(event.lastEventId).toBe(envelope.cursor);

@@ -1,19 +1,10 @@
-import type { Envelope } from '@execstream/event-schema';
+import { type Envelope, EVENT_KINDS } from '@execstream/event-schema';
 import { startRedisServer } from '@execstream/redis-testing';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
 import { spawnServer } from './support/process.ts';
 import { OWNER_A } from './support/server.ts';
 import { trpcClient } from './support/trpc.ts';
-
-const KINDS = [
-  'execution.snapshot',
-  'execution.state_changed',
-  'execution.timeline_appended',
-  'execution.progress',
-  'execution.result',
-  'execution.error',
-];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -73,7 +64,7 @@ describe('a Redis outage under open streams (CONTRACT §5)', () => {
         if (source.readyState === EventSource.CLOSED) resolve();
       });
     });
-    for (const kind of KINDS) {
+    for (const kind of EVENT_KINDS) {
       source.addEventListener(kind, (event) => {
         received.push({ kind, sequence: (JSON.parse(event.data) as Envelope).sequence });
       });

@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { createRedisExecutionStreams } from '@execstream/redis-store';
 import { startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer, type ExecutionStreams } from '@execstream/stream-service';
-import { type Measure, percentile, REPO_ROOT, type SuiteResult } from './report.ts';
+import { type Measure, percentile, type SuiteResult } from './report.ts';
+import { BENCH_KEY, BENCH_OWNER, spawnBenchServer } from './server.ts';
 
-const KEY = 'bench-key-0000000000000001';
-const OWNER = 'bench';
 const EVENTS = 200;
 const RATE_PER_SECOND = 100;
 const ALL_SCENARIOS = [
@@ -25,45 +22,6 @@ const SCENARIOS = process.env.EXECSTREAM_BENCH_FANOUT
       process.env.EXECSTREAM_BENCH_FANOUT?.split(',').includes(`${surface}:${readers}`),
     )
   : ALL_SCENARIOS;
-
-/**
- * The server under test: this checkout's, or another's (`EXECSTREAM_BENCH_SERVER_DIR`, the
- * `apps/server` of an older commit), so two versions meet the very same harness.
- */
-const SERVER_DIR = process.env.EXECSTREAM_BENCH_SERVER_DIR ?? join(REPO_ROOT, 'apps/server');
-
-async function spawnServer(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
-  // `EXECSTREAM_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles the server.
-  const nodeArgs = process.env.EXECSTREAM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: {
-      ...process.env,
-      PORT: '0',
-      REDIS_URL: redisUrl,
-      EXECSTREAM_API_KEYS: `${KEY}:${OWNER}`,
-      EXECSTREAM_DEMO: 'off',
-      EXECSTREAM_MAX_STREAMS_PER_OWNER: '100000',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk;
-      const line = buffered.split('\n').find((row) => row.includes('"msg":"listening"'));
-      if (line) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve(JSON.parse(line).url);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port: Number(new URL(url).port), child };
-}
 
 /** CPU (user, system) in ms and resident memory in KiB of a process, from /proc. */
 async function processStats(pid: number): Promise<{ user: number; system: number; rss: number }> {
@@ -96,7 +54,7 @@ class Reader {
     this.#socket.on('data', (chunk: Buffer) => this.#take(chunk));
     this.#socket.on('error', () => {});
     this.#socket.write(
-      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: ${KEY}\r\nAccept: text/event-stream\r\n\r\n`,
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: ${BENCH_KEY}\r\nAccept: text/event-stream\r\n\r\n`,
     );
   }
 
@@ -155,11 +113,11 @@ async function runScenario(
   surface: Surface,
   readers: number,
 ): Promise<FanOutResult> {
-  const { port, child } = await spawnServer(redisUrl);
+  const { port, child } = await spawnBenchServer(redisUrl);
   const pid = child.pid as number;
   const open: Reader[] = [];
   try {
-    const { record } = await streams.create({ ownerId: OWNER, type: 'swap' });
+    const { record } = await streams.create({ ownerId: BENCH_OWNER, type: 'swap' });
     const producer = await ExecutionProducer.attach(streams, record.operationId);
     await producer.start();
     const input = encodeURIComponent(JSON.stringify({ operationId: record.operationId }));

@@ -1,46 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { SseDecoder } from '@execstream/event-schema';
 import { createRedisExecutionStreams } from '@execstream/redis-store';
 import { redisCommand, startRedisServer } from '@execstream/redis-testing';
 import { ExecutionProducer, type ExecutionStreams } from '@execstream/stream-service';
-import { type Measure, percentile, REPO_ROOT, type SuiteResult } from './report.ts';
+import { type Measure, percentile, type SuiteResult } from './report.ts';
+import { BENCH_KEY, BENCH_OWNER, spawnBenchServer } from './server.ts';
 
-const KEY = 'bench-key-0000000000000001';
-const OWNER = 'bench';
 const SURFACES = ['sse', 'trpc'] as const;
 type Surface = (typeof SURFACES)[number];
 const FAN_OUT_SUBSCRIBERS = 1_000;
 const FAN_OUT_EVENTS = 50;
 const MANY_EXECUTIONS = 1_000;
 const MANY_ROUNDS = 10;
-
-/** The server as `pnpm start` runs it, in a process of its own so its CPU and memory are its own. */
-async function spawnServer(redisUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: join(REPO_ROOT, 'apps/server'),
-    env: {
-      ...process.env,
-      PORT: '0',
-      REDIS_URL: redisUrl,
-      EXECSTREAM_API_KEYS: `${KEY}:${OWNER}`,
-      EXECSTREAM_DEMO: 'off',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    child.stdout?.on('data', (chunk) => {
-      buffered += chunk;
-      const line = buffered.split('\n').find((row) => row.includes('"msg":"listening"'));
-      if (line) resolve(JSON.parse(line).url);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { url, child };
-}
 
 /** One reader of one execution over raw HTTP; calls `onEvent` with each event's sequence. */
 function subscribe(
@@ -54,7 +25,7 @@ function subscribe(
       ? `/v1/executions/${operationId}/stream`
       : `/v1/trpc/v2.executions.stream?input=${encodeURIComponent(JSON.stringify({ operationId }))}`;
   return new Promise((resolve, reject) => {
-    const req = request(`${baseUrl}${path}`, { headers: { 'X-API-KEY': KEY } }, (res) => {
+    const req = request(`${baseUrl}${path}`, { headers: { 'X-API-KEY': BENCH_KEY } }, (res) => {
       const decoder = new SseDecoder();
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -108,7 +79,7 @@ async function runScenario(
 ): Promise<Scenario> {
   const producers: ExecutionProducer[] = [];
   for (let index = 0; index < executions; index++) {
-    const { record } = await streams.create({ ownerId: OWNER, type: 'swap' });
+    const { record } = await streams.create({ ownerId: BENCH_OWNER, type: 'swap' });
     const producer = await ExecutionProducer.attach(streams, record.operationId);
     await producer.start();
     producers.push(producer);
@@ -174,7 +145,7 @@ async function measureSurfaces(): Promise<Record<Surface, { fanOut: Scenario; ma
   });
   // A fresh server per scenario, so its memory baseline holds no garbage of the one before.
   const measure = async (surface: Surface, executions: number, each: number, rounds: number) => {
-    const { url, child } = await spawnServer(redis.url);
+    const { url, child } = await spawnBenchServer(redis.url);
     try {
       return await runScenario(url, streams, redis.port, surface, executions, each, rounds);
     } finally {

@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './report.ts';
+
+/** The API key and owner every benchmark's server accepts. */
+export const BENCH_KEY = 'bench-key-0000000000000001';
+export const BENCH_OWNER = 'bench';
+
+/**
+ * The server as `pnpm start` runs it, in a process of its own so its CPU and memory are its
+ * own, on the benchmark's Redis with the demo off. `EXECSTREAM_BENCH_SERVER_DIR` points at
+ * another checkout's `apps/server` (an older commit), so two versions meet the same harness;
+ * `EXECSTREAM_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles it.
+ */
+export async function spawnBenchServer(
+  redisUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; port: number; child: ChildProcess }> {
+  const nodeArgs = process.env.EXECSTREAM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    cwd: process.env.EXECSTREAM_BENCH_SERVER_DIR ?? join(REPO_ROOT, 'apps/server'),
+    env: {
+      ...process.env,
+      PORT: '0',
+      REDIS_URL: redisUrl,
+      EXECSTREAM_API_KEYS: `${BENCH_KEY}:${BENCH_OWNER}`,
+      EXECSTREAM_DEMO: 'off',
+      // The benchmarks measure fan-out, not the per-owner limit on open streams.
+      EXECSTREAM_MAX_STREAMS_PER_OWNER: '100000',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk;
+      const line = buffered.split('\n').find((row) => row.includes('"msg":"listening"'));
+      if (!line) return;
+      // Keep draining its logs, so a full pipe never stalls the server being measured.
+      child.stdout?.off('data', onData);
+      child.stdout?.resume();
+      resolve(JSON.parse(line).url);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { url, port: Number(new URL(url).port), child };
+}
