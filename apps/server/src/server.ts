@@ -13,6 +13,7 @@ import { authRoutes } from './routes/auth.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
+import { isAppNavigation, loadWebApp, sendAppShell, WEB_DIST, webRoutes } from './routes/web.ts';
 import { buildAuthentication, openMemoryStores, openRedisStores, type Stores } from './stores.ts';
 
 export interface StartOptions {
@@ -20,6 +21,8 @@ export interface StartOptions {
   stores?: Stores;
   /** @default a JSON logger at `config.logLevel` */
   logger?: Logger;
+  /** The web app's build to serve at `/` (a missing one serves nothing). @default WEB_DIST */
+  webRoot?: string;
 }
 
 /** A running server. Disposing it is the graceful shutdown of SIGTERM. */
@@ -95,6 +98,7 @@ export async function startServer(
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
   });
   const sse = createExecutionStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
+  const web = loadWebApp(options.webRoot ?? WEB_DIST, { demo: config.demo });
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
@@ -102,6 +106,11 @@ export async function startServer(
     redis: stores.redis,
     metricsHere: config.metricsPort === null,
     corsOrigins: config.corsOrigins,
+    navigation: (req, reply, pathname) => {
+      if (!web || !isAppNavigation(req, pathname)) return false;
+      sendAppShell(reply, web);
+      return true;
+    },
   });
   const corsOrigins = new Set(config.corsOrigins);
   const guard = createCredentialGuard(app, {
@@ -133,6 +142,8 @@ export async function startServer(
     metrics: config.metricsPort === null ? metrics : null,
     metricsToken: config.metricsToken,
   });
+  if (web) await webRoutes(app, web);
+  else logger.info({ dir: WEB_DIST }, 'web app not built: serving the API alone');
   const server = app.server;
   await app.listen({ port: config.port, host: config.host });
   const metricsServer =

@@ -1,0 +1,173 @@
+/// <reference lib="dom" />
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { planOf } from '@execstream/demo-executor';
+import type { ExecutionSnapshot } from '@execstream/event-schema';
+import type { ExecutionRecord } from '@execstream/stream-service';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServer } from './support/process.ts';
+
+/**
+ * The web app (apps/web), built and served by the server at `/`, in a real Chromium (Debian's,
+ * driven by playwright-core): a person signs in with the demo wallet, submits a swap and watches
+ * it; the page's view is checked against the server's own snapshot, through a server killed and
+ * replaced mid-run on Redis, and through a resync when the page's cursor was trimmed meanwhile.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+const RUN_TIMEOUT = { timeout: 60_000 };
+
+/** A timeline row as the page shows it, and as the server's snapshot has it. */
+interface Row {
+  sequence: number;
+  message: string;
+  step: string | null;
+  tx: string | null;
+  href: string | null;
+}
+
+let browser: Browser;
+
+beforeAll(async () => {
+  // What `pnpm start` does first: build the app when its dist is missing or stale.
+  await promisify(execFile)(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: WEB });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function newPage(origin: string, path = '/'): Promise<Page> {
+  // A context of its own: its own cookie jar and sessionStorage, so its own demo wallet.
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${origin}${path}`);
+  return page;
+}
+
+async function signInWithDemoWallet(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign in with a demo wallet' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Submits a realistic swap from the form; resolves with its id once its view is open. */
+async function submitSwap(page: Page): Promise<string> {
+  await page.getByLabel('Type').selectOption('swap');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForURL(/\/executions\/op_/);
+  const operationId = new URL(page.url()).pathname.split('/').pop() as string;
+  await page.locator(`.execution[data-operation-id="${operationId}"]`).waitFor();
+  return operationId;
+}
+
+/** A demo swap's plan is seeded by its id: whether this one ends `completed` (9 in 10 do). */
+function completes(operationId: string): boolean {
+  const record = { operationId, type: 'swap', params: {} } as unknown as ExecutionRecord;
+  return ![...planOf(record)].some((step) => step.action.kind === 'fail');
+}
+
+/** The server's snapshot, read by the page with its own session (`v2.executions.get`). */
+async function serverSnapshot(page: Page, operationId: string): Promise<ExecutionSnapshot> {
+  return page.evaluate(async (operationId) => {
+    const input = encodeURIComponent(JSON.stringify({ operationId }));
+    const res = await fetch(`/v1/trpc/v2.executions.get?input=${input}`);
+    return (await res.json()).result.data;
+  }, operationId);
+}
+
+async function pageRows(page: Page): Promise<Row[]> {
+  return page.locator('.timeline li').evaluateAll((items) =>
+    items.map((item) => {
+      const tx = item.querySelector<HTMLElement>('.tx');
+      return {
+        sequence: Number(item.getAttribute('data-sequence')),
+        message: item.querySelector('.message')?.textContent ?? '',
+        step: item.querySelector('.step')?.textContent ?? null,
+        tx: tx?.dataset.tx ?? null,
+        href: tx instanceof HTMLAnchorElement ? tx.href : null,
+      };
+    }),
+  );
+}
+
+const EXPLORERS: Record<number, string> = {
+  1: 'https://etherscan.io',
+  8453: 'https://basescan.org',
+  42161: 'https://arbiscan.io',
+};
+
+function snapshotRows(snapshot: ExecutionSnapshot): Row[] {
+  return snapshot.timeline.map((entry) => ({
+    sequence: entry.sequence,
+    message: entry.message,
+    step: entry.step ?? null,
+    tx: entry.txHash ?? null,
+    href: entry.txHash && entry.chainId ? `${EXPLORERS[entry.chainId]}/tx/${entry.txHash}` : null,
+  }));
+}
+
+/** Waits for the run's end, then checks the whole view against the server's snapshot. */
+async function expectViewEqualsSnapshot(page: Page, operationId: string) {
+  const view = page.locator('.execution');
+  await view.locator('[data-connection="ended"]').waitFor(RUN_TIMEOUT);
+  const snapshot = await serverSnapshot(page, operationId);
+  expect(await pageRows(page)).toEqual(snapshotRows(snapshot));
+  expect(snapshot.timeline.length).toBeGreaterThan(0);
+  expect(await view.getAttribute('data-sequence')).toBe(String(snapshot.sequence));
+  expect(await view.locator('.heading [data-status]').getAttribute('data-status')).toBe(
+    snapshot.status,
+  );
+  expect(await view.getByRole('progressbar').getAttribute('aria-valuenow')).toBe(
+    String(snapshot.status === 'completed' ? 100 : (snapshot.progress?.percent ?? 0)),
+  );
+  if (snapshot.result?.summary) await view.getByText(snapshot.result.summary).waitFor();
+  if (snapshot.error) await view.getByText(snapshot.error.message).waitFor();
+  // Every event after the hydrated cursor came once, in order.
+  expect(await view.getAttribute('data-repeats')).toBe('0');
+  expect(await view.getAttribute('data-gaps')).toBe('0');
+  return snapshot;
+}
+
+describe('the web app in a real browser', () => {
+  it('signs in with the demo wallet, submits a swap and watches it to completed; the timeline equals the snapshot row for row', async () => {
+    await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
+    const page = await newPage(server.url);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await signInWithDemoWallet(page);
+    await page.getByRole('heading', { name: 'Your executions' }).waitFor();
+
+    let operationId = await submitSwap(page);
+    const submitted = [operationId];
+    while (!completes(operationId)) {
+      await page.getByRole('link', { name: '← Your executions' }).click();
+      operationId = await submitSwap(page);
+      submitted.push(operationId);
+    }
+    // Live while it runs, then the end.
+    await page.locator('[data-connection="live"]').waitFor();
+    const snapshot = await expectViewEqualsSnapshot(page, operationId);
+    expect(snapshot.status).toBe('completed');
+    expect(await page.locator('.execution').getAttribute('data-resyncs')).toBe('0');
+    // Transaction hashes link to the chain's explorer.
+    expect(snapshot.timeline.filter((entry) => entry.txHash).length).toBe(2);
+    await expect(page.getByRole('button', { name: 'Cancel' }).isDisabled()).resolves.toBe(true);
+    // The README's picture: `UPDATE_SCREENSHOT=1` retakes it.
+    if (process.env.UPDATE_SCREENSHOT) {
+      await page.screenshot({
+        path: fileURLToPath(new URL('../../../docs/web-app.png', import.meta.url)),
+      });
+    }
+
+    // The list: newest first, with their statuses.
+    await page.getByRole('link', { name: '← Your executions' }).click();
+    const listed = page.locator('.executions li');
+    await expect
+      .poll(() => listed.evaluateAll((items) => items.map((item) => item.dataset.operationId)))
+      .toEqual(submitted.toReversed());
+    await listed.first().locator('[data-status="completed"]').waitFor();
+  }, 120_000);
+});
