@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { planOf } from '@execstream/demo-executor';
 import type { ExecutionSnapshot } from '@execstream/event-schema';
+import { redisCommand, startRedisServer } from '@execstream/redis-testing';
 import type { ExecutionRecord } from '@execstream/stream-service';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,4 +171,128 @@ describe('the web app in a real browser', () => {
       .toEqual(submitted.toReversed());
     await listed.first().locator('[data-status="completed"]').waitFor();
   }, 120_000);
+
+  it('on Redis, a server killed mid-run and another started: the page shows reconnecting, resumes, and ends with every row once', async () => {
+    await using redis = await startRedisServer();
+    const env = {
+      REDIS_URL: redis.url,
+      PORT: '0',
+      EXECSTREAM_DEMO: 'on',
+      EXECSTREAM_LEASE_TTL_MS: '1000',
+    };
+    let server = await spawnServer(env);
+    const { port } = new URL(server.url);
+    try {
+      const page = await newPage(server.url);
+      await signInWithDemoWallet(page);
+      const operationId = await submitSwap(page);
+      const view = page.locator('.execution');
+      await page.locator('[data-connection="live"]').waitFor();
+      await view.locator('.timeline li').first().waitFor(RUN_TIMEOUT);
+
+      await server.kill('SIGKILL');
+      await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
+      server = await spawnServer({ ...env, PORT: port });
+      await view
+        .locator('[data-connection="live"], [data-connection="ended"]')
+        .waitFor(RUN_TIMEOUT);
+
+      await expectViewEqualsSnapshot(page, operationId);
+      // Resumed from its own cursor: the server had it, so no snapshot was needed.
+      expect(await view.getAttribute('data-resyncs')).toBe('0');
+    } finally {
+      await server.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('a resync, the page’s cursor trimmed meanwhile, is shown, and the view ends equal to the snapshot', async () => {
+    await using redis = await startRedisServer();
+    const env = {
+      REDIS_URL: redis.url,
+      PORT: '0',
+      EXECSTREAM_DEMO: 'on',
+      EXECSTREAM_LEASE_TTL_MS: '1000',
+    };
+    let server = await spawnServer(env);
+    const { port } = new URL(server.url);
+    try {
+      const page = await newPage(server.url);
+      await signInWithDemoWallet(page);
+      const operationId = await submitSwap(page);
+      const view = page.locator('.execution');
+      await view.locator('.timeline li').first().waitFor(RUN_TIMEOUT);
+
+      // While the page waits to reconnect, every retained event is trimmed: its cursor is gone.
+      await server.kill('SIGKILL');
+      await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
+      const trimmed = await redisCommand(redis.port, [
+        'XTRIM',
+        `es:{${operationId}}:events`,
+        'MAXLEN',
+        '0',
+      ]);
+      expect(trimmed).toBeGreaterThan(0);
+      server = await spawnServer({ ...env, PORT: port });
+
+      await view.locator('[data-resynced="true"]').waitFor(RUN_TIMEOUT);
+      await view.getByText('resynced from a snapshot').waitFor();
+      await expectViewEqualsSnapshot(page, operationId);
+      expect(await view.getAttribute('data-resyncs')).toBe('1');
+    } finally {
+      await server.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('signed out, a direct link to an execution asks to sign in; another wallet’s execution is not found', async () => {
+    await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
+    const owner = await newPage(server.url);
+    await signInWithDemoWallet(owner);
+    const operationId = await submitSwap(owner);
+    const link = `/executions/${operationId}`;
+
+    const stranger = await newPage(server.url, link);
+    await stranger.getByText('Sign in with your wallet to see this execution.').waitFor();
+    await expect(stranger.locator('.execution').count()).resolves.toBe(0);
+    await signInWithDemoWallet(stranger);
+    await stranger.getByRole('heading', { name: 'Execution not found' }).waitFor();
+    expect(new URL(stranger.url()).pathname).toBe(link);
+    await expect(stranger.locator('.execution').count()).resolves.toBe(0);
+
+    // The owner, signed out, is asked to sign in again on the same link.
+    await owner.getByRole('button', { name: 'Sign out' }).click();
+    await owner.goto(`${server.url}${link}`);
+    await owner.getByText('Sign in with your wallet to see this execution.').waitFor();
+  }, 120_000);
+
+  it('serves the app at / and at client routes to browsers, and leaves the API its 404 and 405', async () => {
+    await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const get = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
+
+    const root = await get('/');
+    expect(root.status).toBe(200);
+    const shell = await root.text();
+    expect(shell).toContain('<meta name="execstream-demo" content="on">');
+    const route = await get('/executions/op_abc', { headers: html });
+    expect(route.status).toBe(200);
+    expect(await route.text()).toBe(shell);
+    const asset = /\/assets\/[^"]+\.js/.exec(shell)?.[0] as string;
+    const script = await get(asset);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toContain('immutable');
+
+    // Not a browser navigation, or not the app's: the route table's answers, as before.
+    for (const [path, init, status] of [
+      ['/executions/op_abc', {}, 404],
+      ['/v1/nothing', { headers: html }, 404],
+      ['/assets/missing.js', { headers: html }, 404],
+      ['/', { method: 'POST', headers: html }, 404],
+      ['/v1/auth/session', { method: 'POST', headers: html }, 405],
+      ['/healthz', { method: 'POST', headers: html }, 405],
+    ] as const) {
+      const res = await get(path, init);
+      expect([path, res.status]).toEqual([path, status]);
+      expect((await res.json()).success).toBe(false);
+    }
+  });
 });
