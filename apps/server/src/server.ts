@@ -37,6 +37,8 @@ export interface RunningServer extends AsyncDisposable {
   /** The key minted for `pnpm start` when no keys were configured and the demo is on. */
   devKey: { key: string; ownerId: string } | null;
   executor: DemoExecutor | null;
+  /** Whether the web app's build is served at `/`. */
+  webApp: boolean;
   /**
    * Stops accepting connections, ends open streams cleanly so clients resume elsewhere, stops
    * the demo executor (releasing its leases), then closes the stores.
@@ -197,6 +199,7 @@ export async function startServer(
     streams,
     devKey,
     executor,
+    webApp: web !== null,
     close,
     [Symbol.asyncDispose]: close,
   };
