@@ -81,7 +81,7 @@ async function serverSnapshot(page: Page, operationId: string): Promise<Executio
 }
 
 async function pageRows(page: Page): Promise<Row[]> {
-  return page.locator('.timeline li').evaluateAll((items) =>
+  return page.locator('.timeline li[data-sequence]').evaluateAll((items) =>
     items.map((item) => {
       const tx = item.querySelector<HTMLElement>('.tx');
       return {
@@ -188,7 +188,7 @@ describe('the web app in a real browser', () => {
       const operationId = await submitSwap(page);
       const view = page.locator('.execution');
       await page.locator('[data-connection="live"]').waitFor();
-      await view.locator('.timeline li').first().waitFor(RUN_TIMEOUT);
+      await view.locator('.timeline li[data-sequence]').first().waitFor(RUN_TIMEOUT);
 
       await server.kill('SIGKILL');
       await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
@@ -220,7 +220,7 @@ describe('the web app in a real browser', () => {
       await signInWithDemoWallet(page);
       const operationId = await submitSwap(page);
       const view = page.locator('.execution');
-      await view.locator('.timeline li').first().waitFor(RUN_TIMEOUT);
+      await view.locator('.timeline li[data-sequence]').first().waitFor(RUN_TIMEOUT);
 
       // While the page waits to reconnect, every retained event is trimmed: its cursor is gone.
       await server.kill('SIGKILL');

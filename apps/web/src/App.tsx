@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type ReactNode, useEffect, useRef } from 'react';
+import type { ReactNode } from 'react';
 import { Executions } from './Executions.tsx';
 import { ExecutionView } from './ExecutionView.tsx';
 import { navigate, onLinkClick, useRoute } from './router.ts';
@@ -21,13 +21,6 @@ export function App() {
   const route = useRoute();
   const queryClient = useQueryClient();
   const session = useQuery({ queryKey: SESSION_KEY, queryFn: readSession, staleTime: Infinity });
-  const main = useRef<HTMLElement>(null);
-
-  // A new view takes the focus, so keyboard and screen-reader users start at its heading.
-  const path = route.name === 'execution' ? route.operationId : '';
-  useEffect(() => {
-    if (path) main.current?.querySelector<HTMLElement>('h1')?.focus();
-  }, [path]);
 
   const out = useMutation({
     mutationFn: signOut,
@@ -82,7 +75,7 @@ export function App() {
           </div>
         ) : null}
       </header>
-      <main id="main" ref={main} tabIndex={-1}>
+      <main id="main" tabIndex={-1}>
         {content}
       </main>
     </>

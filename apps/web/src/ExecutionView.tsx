@@ -1,7 +1,7 @@
 import { isTerminalStatus, type TimelineEntry } from '@execstream/event-schema';
 import { skipToken, useMutation, useQuery } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { errorCode, useTRPC } from './api.ts';
 import {
   type Connection,
@@ -49,11 +49,19 @@ export function ExecutionView({ operationId }: { operationId: string }) {
   );
   const cancel = useMutation(trpc.v2.executions.cancel.mutationOptions());
 
+  // Once loaded (or refused), the view's heading takes the focus, so keyboard and screen-reader
+  // users start there.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const loaded = state !== null || hydration.error !== null;
+  useEffect(() => {
+    if (loaded) heading.current?.focus();
+  }, [loaded]);
+
   if (hydration.error) {
     const notFound = errorCode(hydration.error) === 'NOT_FOUND';
     return (
       <section className="panel" aria-labelledby="execution-title">
-        <h1 id="execution-title" tabIndex={-1}>
+        <h1 id="execution-title" tabIndex={-1} ref={heading}>
           {notFound ? 'Execution not found' : 'Could not load this execution'}
         </h1>
         <p role="alert">
@@ -68,7 +76,7 @@ export function ExecutionView({ operationId }: { operationId: string }) {
   if (!state) {
     return (
       <section className="panel" aria-busy="true">
-        <h1 tabIndex={-1}>Loading {operationId}…</h1>
+        <h1>Loading {operationId}…</h1>
       </section>
     );
   }
@@ -91,7 +99,7 @@ export function ExecutionView({ operationId }: { operationId: string }) {
     >
       <BackLink />
       <div className="heading">
-        <h1 id="execution-title" tabIndex={-1}>
+        <h1 id="execution-title" tabIndex={-1} ref={heading}>
           {snapshot.type} <code>{operationId}</code>
         </h1>
         <StatusBadge status={snapshot.status} />
@@ -138,14 +146,16 @@ export function ExecutionView({ operationId }: { operationId: string }) {
         </button>
         {cancel.error ? <span role="alert">Cancel failed: {cancel.error.message}</span> : null}
       </div>
-      <Outcome snapshot={snapshot} />
       <h2>Timeline</h2>
-      {snapshot.timeline.length === 0 ? <p className="muted">No entries yet.</p> : null}
       <ol className="timeline" aria-live="polite">
         {snapshot.timeline.map((entry) => (
           <TimelineRow key={entry.sequence} entry={entry} />
         ))}
+        {/* A row's place, so the first entry takes it without moving anything. */}
+        {snapshot.timeline.length === 0 ? <li className="empty muted">No entries yet.</li> : null}
       </ol>
+      {/* Below the timeline, which only grows at its end: nothing above it moves as events come. */}
+      <Outcome snapshot={snapshot} />
     </section>
   );
 }
