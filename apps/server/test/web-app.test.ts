@@ -133,6 +133,45 @@ async function expectViewEqualsSnapshot(page: Page, operationId: string) {
   return snapshot;
 }
 
+/**
+ * On Redis: a page signed in with the demo wallet follows a swap live; once its timeline has a
+ * row, the server dies without a word (SIGKILL) and the page shows it is reconnecting.
+ * `restart()` starts another server on the same Redis and port; disposing stops it and Redis.
+ */
+async function swapWithServerKilled() {
+  const redis = await startRedisServer();
+  const env = {
+    REDIS_URL: redis.url,
+    PORT: '0',
+    EXECSTREAM_DEMO: 'on',
+    EXECSTREAM_LEASE_TTL_MS: '1000',
+  };
+  let server = await spawnServer(env);
+  const { port } = new URL(server.url);
+  const page = await newPage(server.url);
+  await signInWithDemoWallet(page);
+  const operationId = await submitSwap(page);
+  const view = page.locator('.execution');
+  await view.locator('[data-connection="live"]').waitFor();
+  await view.locator('.timeline li[data-sequence]').first().waitFor(RUN_TIMEOUT);
+  await server.kill('SIGKILL');
+  await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
+  return {
+    redis,
+    page,
+    view,
+    operationId,
+    async restart() {
+      server = await spawnServer({ ...env, PORT: port });
+    },
+    async [Symbol.asyncDispose]() {
+      await page.context().close();
+      await server.kill('SIGKILL');
+      await redis.stop();
+    },
+  };
+}
+
 describe('the web app in a real browser', () => {
   it('signs in with the demo wallet, submits a swap and watches it to completed; the timeline equals the snapshot row for row', async () => {
     await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
@@ -173,74 +212,33 @@ describe('the web app in a real browser', () => {
   }, 120_000);
 
   it('on Redis, a server killed mid-run and another started: the page shows reconnecting, resumes, and ends with every row once', async () => {
-    await using redis = await startRedisServer();
-    const env = {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      EXECSTREAM_DEMO: 'on',
-      EXECSTREAM_LEASE_TTL_MS: '1000',
-    };
-    let server = await spawnServer(env);
-    const { port } = new URL(server.url);
-    try {
-      const page = await newPage(server.url);
-      await signInWithDemoWallet(page);
-      const operationId = await submitSwap(page);
-      const view = page.locator('.execution');
-      await page.locator('[data-connection="live"]').waitFor();
-      await view.locator('.timeline li[data-sequence]').first().waitFor(RUN_TIMEOUT);
+    await using run = await swapWithServerKilled();
+    const { page, view, operationId } = run;
+    await run.restart();
+    await view.locator('[data-connection="live"], [data-connection="ended"]').waitFor(RUN_TIMEOUT);
 
-      await server.kill('SIGKILL');
-      await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
-      server = await spawnServer({ ...env, PORT: port });
-      await view
-        .locator('[data-connection="live"], [data-connection="ended"]')
-        .waitFor(RUN_TIMEOUT);
-
-      await expectViewEqualsSnapshot(page, operationId);
-      // Resumed from its own cursor: the server had it, so no snapshot was needed.
-      expect(await view.getAttribute('data-resyncs')).toBe('0');
-    } finally {
-      await server.kill('SIGKILL');
-    }
+    await expectViewEqualsSnapshot(page, operationId);
+    // Resumed from its own cursor: the server had it, so no snapshot was needed.
+    expect(await view.getAttribute('data-resyncs')).toBe('0');
   }, 120_000);
 
   it('a resync, the page’s cursor trimmed meanwhile, is shown, and the view ends equal to the snapshot', async () => {
-    await using redis = await startRedisServer();
-    const env = {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      EXECSTREAM_DEMO: 'on',
-      EXECSTREAM_LEASE_TTL_MS: '1000',
-    };
-    let server = await spawnServer(env);
-    const { port } = new URL(server.url);
-    try {
-      const page = await newPage(server.url);
-      await signInWithDemoWallet(page);
-      const operationId = await submitSwap(page);
-      const view = page.locator('.execution');
-      await view.locator('.timeline li[data-sequence]').first().waitFor(RUN_TIMEOUT);
+    await using run = await swapWithServerKilled();
+    const { page, view, operationId } = run;
+    // While the page waits to reconnect, every retained event is trimmed: its cursor is gone.
+    const trimmed = await redisCommand(run.redis.port, [
+      'XTRIM',
+      `es:{${operationId}}:events`,
+      'MAXLEN',
+      '0',
+    ]);
+    expect(trimmed).toBeGreaterThan(0);
+    await run.restart();
 
-      // While the page waits to reconnect, every retained event is trimmed: its cursor is gone.
-      await server.kill('SIGKILL');
-      await view.locator('[data-connection="reconnecting"]').waitFor(RUN_TIMEOUT);
-      const trimmed = await redisCommand(redis.port, [
-        'XTRIM',
-        `es:{${operationId}}:events`,
-        'MAXLEN',
-        '0',
-      ]);
-      expect(trimmed).toBeGreaterThan(0);
-      server = await spawnServer({ ...env, PORT: port });
-
-      await view.locator('[data-resynced="true"]').waitFor(RUN_TIMEOUT);
-      await view.getByText('resynced from a snapshot').waitFor();
-      await expectViewEqualsSnapshot(page, operationId);
-      expect(await view.getAttribute('data-resyncs')).toBe('1');
-    } finally {
-      await server.kill('SIGKILL');
-    }
+    await view.locator('[data-resynced="true"]').waitFor(RUN_TIMEOUT);
+    await view.getByText('resynced from a snapshot').waitFor();
+    await expectViewEqualsSnapshot(page, operationId);
+    expect(await view.getAttribute('data-resyncs')).toBe('1');
   }, 120_000);
 
   it('signed out, a direct link to an execution asks to sign in; another wallet’s execution is not found', async () => {

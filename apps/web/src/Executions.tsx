@@ -101,25 +101,21 @@ function SubmitForm() {
         </div>
         <fieldset disabled={!simulate}>
           <legend>Simulation</legend>
-          <label htmlFor="steps">Steps (1–10,000)</label>
-          <input
+          <NumberField
             id="steps"
-            type="number"
+            label="Steps (1–10,000)"
             min={1}
             max={10_000}
-            required
             value={steps}
-            onChange={(event) => setSteps(event.target.valueAsNumber)}
+            onChange={setSteps}
           />
-          <label htmlFor="interval">Interval between events (ms, 0–60,000)</label>
-          <input
+          <NumberField
             id="interval"
-            type="number"
+            label="Interval between events (ms, 0–60,000)"
             min={0}
             max={60_000}
-            required
             value={intervalMs}
-            onChange={(event) => setIntervalMs(event.target.valueAsNumber)}
+            onChange={setIntervalMs}
           />
           <label htmlFor="outcome">Outcome</label>
           <select
@@ -137,5 +133,29 @@ function SubmitForm() {
         {submit.error ? <p role="alert">Submit failed: {submit.error.message}</p> : null}
       </form>
     </section>
+  );
+}
+
+function NumberField(props: {
+  id: string;
+  label: string;
+  min: number;
+  max: number;
+  value: number;
+  onChange: (value: number) => void;
+}) {
+  return (
+    <>
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="number"
+        min={props.min}
+        max={props.max}
+        required
+        value={Number.isNaN(props.value) ? '' : props.value}
+        onChange={(event) => props.onChange(event.target.valueAsNumber)}
+      />
+    </>
   );
 }
