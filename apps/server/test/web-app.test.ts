@@ -9,6 +9,7 @@ import type { ExecutionRecord } from '@execstream/stream-service';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from './support/process.ts';
+import { newWallet } from './support/wallet.ts';
 
 /**
  * The web app (apps/web), built and served by the server at `/`, in a real Chromium (Debian's,
@@ -261,6 +262,64 @@ describe('the web app in a real browser', () => {
     await owner.goto(`${server.url}${link}`);
     await owner.getByText('Sign in with your wallet to see this execution.').waitFor();
   }, 120_000);
+
+  it('signs in with an injected EIP-1193 wallet when the browser has one, and signs out', async () => {
+    await using server = await spawnServer({
+      PORT: '0',
+      EXECSTREAM_DEMO: 'off',
+      EXECSTREAM_API_KEYS: 'esk_web_app_test_key_0001:ops',
+    });
+    // What a wallet extension puts in a page: `window.ethereum`, answering EIP-1193 requests.
+    // Its key is a real one in this process; the page reaches it through `window.wallet`.
+    const wallet = newWallet();
+    const context = await browser.newContext();
+    await context.exposeFunction('wallet', async (method: string, params: unknown[]) => {
+      switch (method) {
+        case 'eth_requestAccounts':
+        case 'eth_accounts':
+          return [wallet.address];
+        case 'eth_chainId':
+          return '0x2105';
+        case 'personal_sign':
+          expect((params[1] as string).toLowerCase()).toBe(wallet.address.toLowerCase());
+          return wallet.signMessage({ message: { raw: params[0] as `0x${string}` } });
+        default:
+          throw new Error(`unsupported: ${method}`);
+      }
+    });
+    await context.addInitScript(() => {
+      const call = (window as unknown as { wallet: (m: string, p: unknown[]) => Promise<unknown> })
+        .wallet;
+      Object.assign(window, {
+        ethereum: {
+          request: ({ method, params }: { method: string; params?: unknown[] }) =>
+            call(method, params ?? []),
+          on() {},
+          removeListener() {},
+        },
+      });
+    });
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // The demo is off: only the browser's wallet is offered.
+    await expect(
+      page.getByRole('button', { name: 'Sign in with a demo wallet' }).count(),
+    ).resolves.toBe(0);
+    await page.getByRole('button', { name: 'Sign in with your wallet' }).click();
+    await page.getByRole('heading', { name: 'Your executions' }).waitFor();
+    const session = await page.evaluate(async () => (await fetch('/v1/auth/session')).json());
+    expect(session).toMatchObject({
+      ownerId: `wallet:${wallet.address.toLowerCase()}`,
+      credential: 'wallet-session',
+      chainId: 8453,
+    });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate(async () => (await fetch('/v1/auth/session')).status)).toBe(401);
+    await context.close();
+  });
 
   it('serves the app at / and at client routes to browsers, and leaves the API its 404 and 405', async () => {
     await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
