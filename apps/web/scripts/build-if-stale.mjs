@@ -1,6 +1,6 @@
 // `pnpm start` runs this first: `vite build` when apps/web/dist is missing or older than any of
 // its sources (the app's, and the event-schema package it bundles from source). A few seconds.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -30,5 +30,14 @@ function builtAt() {
 
 if (builtAt() < Math.max(...sources.map(newest))) {
   process.stderr.write('building the web app (apps/web/dist)…\n');
-  await build({ root: web, logLevel: 'warn' });
+  // Built beside dist, then put in its place at once: a server starting meanwhile (tests run
+  // in parallel) finds the old build or none, never half of one.
+  const next = join(web, `dist.${process.pid}.tmp`);
+  try {
+    await build({ root: web, logLevel: 'warn', build: { outDir: next, emptyOutDir: true } });
+    rmSync(join(web, 'dist'), { recursive: true, force: true });
+    renameSync(next, join(web, 'dist'));
+  } finally {
+    rmSync(next, { recursive: true, force: true });
+  }
 }
