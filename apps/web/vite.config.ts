@@ -7,5 +7,5 @@ export default defineConfig({
   plugins: [react()],
   // zod and viem make most of the bundle; one chunk loads fastest from the server itself.
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1024 },
-  server: { proxy: { '/v1': 'http://127.0.0.1:3000' } },
+  server: { proxy: { '/v1': process.env.EXECSTREAM_API_URL ?? 'http://127.0.0.1:3000' } },
 });
