@@ -10,7 +10,7 @@ import {
 import cookie from '@fastify/cookie';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createClientErrorHandler } from './client-error.ts';
 import type { Logger } from './logger.ts';
 import { requestIdOf } from './request-id.ts';
@@ -28,6 +28,11 @@ export interface AppOptions {
   metricsHere: boolean;
   /** Browser origins allowed on `/v1/*` with credentials (`EXECSTREAM_CORS_ORIGINS`). */
   corsOrigins: readonly string[];
+  /**
+   * Answers a browser navigating to a path no route serves (a client route of the web app);
+   * false when it is not one, and the 404 stands.
+   */
+  navigation?: (req: FastifyRequest, reply: FastifyReply, pathname: string) => boolean;
 }
 
 /**
@@ -137,6 +142,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => {
     const { pathname, route } = routeOf(req.url);
     if (route) return sendMethodNotAllowed(reply, route.allow);
+    if (options.navigation?.(req, reply, pathname)) return;
     sendError(reply, {
       status: 404,
       code: 'NOT_FOUND',

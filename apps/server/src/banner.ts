@@ -7,6 +7,8 @@ export function startBanner(options: {
   /** The origin browsers sign in to, and the other origins CORS allows. */
   publicUrl: string;
   corsOrigins: readonly string[];
+  /** Whether the web app's build is served at `/`. */
+  webApp: boolean;
 }): string {
   const { url, devKey } = options;
   const lines = [
@@ -14,6 +16,9 @@ export function startBanner(options: {
     `execstream is listening on ${url}`,
     `  store: ${options.store === 'redis' ? 'Redis (REDIS_URL)' : 'embedded, in memory (set REDIS_URL for Redis)'}`,
     `  demo executor: ${options.demo ? 'on' : 'off'}`,
+    options.webApp
+      ? `  web app: ${url}/${options.demo ? ' (sign in with a demo wallet)' : ''}`
+      : '  web app: not built (pnpm start builds it)',
     `  wallet sign-in (SIWE) for ${options.publicUrl}; browser origins allowed (EXECSTREAM_CORS_ORIGINS): ${options.corsOrigins.length > 0 ? options.corsOrigins.join(', ') : 'none'}`,
   ];
   if (devKey) {

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       demo: config.demo,
       publicUrl: server.publicUrl,
       corsOrigins: config.corsOrigins,
+      webApp: server.webApp,
     }),
   );
   const stop = (signal: string) => {

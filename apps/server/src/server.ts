@@ -15,6 +15,7 @@ import { authRoutes } from './routes/auth.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
+import { isAppNavigation, loadWebApp, sendAppShell, WEB_DIST, webRoutes } from './routes/web.ts';
 import { buildAuthentication, openMemoryStores, openRedisStores, type Stores } from './stores.ts';
 
 export interface StartOptions {
@@ -22,6 +23,8 @@ export interface StartOptions {
   stores?: Stores;
   /** @default a JSON logger at `config.logLevel` */
   logger?: Logger;
+  /** The web app's build to serve at `/` (a missing one serves nothing). @default WEB_DIST */
+  webRoot?: string;
 }
 
 /** A running server. Disposing it is the graceful shutdown of SIGTERM. */
@@ -36,6 +39,8 @@ export interface RunningServer extends AsyncDisposable {
   /** The key minted for `pnpm start` when no keys were configured and the demo is on. */
   devKey: { key: string; ownerId: string } | null;
   executor: DemoExecutor | null;
+  /** Whether the web app's build is served at `/`. */
+  webApp: boolean;
   /**
    * Stops accepting connections, ends open streams cleanly so clients resume elsewhere, stops
    * the demo executor (releasing its leases), then closes the stores.
@@ -98,6 +103,7 @@ export async function startServer(
   });
   const sse = createExecutionStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
   const agUi = createAgUiStreamRoute({ ...streamOptions, retryMs: config.sseRetryMs });
+  const web = loadWebApp(options.webRoot ?? WEB_DIST, { demo: config.demo });
   const app = await createApp({
     logger,
     bodyLimit: config.maxBodyBytes,
@@ -105,6 +111,11 @@ export async function startServer(
     redis: stores.redis,
     metricsHere: config.metricsPort === null,
     corsOrigins: config.corsOrigins,
+    navigation: (req, reply, pathname) => {
+      if (!web || !isAppNavigation(req, pathname)) return false;
+      sendAppShell(reply, web);
+      return true;
+    },
   });
   const corsOrigins = new Set(config.corsOrigins);
   const guard = createCredentialGuard(app, {
@@ -137,6 +148,8 @@ export async function startServer(
     metrics: config.metricsPort === null ? metrics : null,
     metricsToken: config.metricsToken,
   });
+  if (web) await webRoutes(app, web);
+  else logger.info({ dir: WEB_DIST }, 'web app not built: serving the API alone');
   const server = app.server;
   await app.listen({ port: config.port, host: config.host });
   const metricsServer =
@@ -194,6 +207,7 @@ export async function startServer(
     streams,
     devKey,
     executor,
+    webApp: web !== null,
     close,
     [Symbol.asyncDispose]: close,
   };
