@@ -58,7 +58,12 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
         // The API speaks JSON alone: tRPC then treats these as any other type it does not read,
         // ignored on a GET and refused on a POST (415).
         const type = req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
-        if (type && NOT_JSON_BODIES.has(type)) delete req.raw.headers['content-type'];
+        if (type && NOT_JSON_BODIES.has(type)) {
+          // A form's POST is how another site writes blind with a visitor's cookie: it is told
+          // 403 (CONTRACT §9) before it is told its body is of the wrong type.
+          if (req.method === 'POST') await options.principalOf(req, null);
+          delete req.raw.headers['content-type'];
+        }
         return fastifyRequestHandler({
           router: options.router,
           req,
