@@ -226,21 +226,23 @@ class Follow implements ExecutionFollow {
     return 'dropped';
   }
 
+  /** The envelope as the server wrote it (keys in contract order), once it is known valid. */
   #validate(data: string): Envelope {
-    let parsed: ReturnType<typeof EnvelopeSchema.safeParse>;
+    let raw: unknown;
     try {
-      parsed = EnvelopeSchema.safeParse(JSON.parse(data));
+      raw = JSON.parse(data);
     } catch (error) {
       throw new ExecstreamError('INVALID_RESPONSE', 'The stream sent a frame that is not JSON', {
         cause: error,
       });
     }
+    const parsed = EnvelopeSchema.safeParse(raw);
     if (!parsed.success) {
       throw new ExecstreamError('INVALID_RESPONSE', 'The stream sent an invalid envelope', {
         cause: parsed.error,
       });
     }
-    const envelope = parsed.data;
+    const envelope = raw as Envelope;
     if (envelope.operationId !== this.#options.operationId) {
       throw new ExecstreamError('INVALID_RESPONSE', 'The stream sent another execution’s event');
     }
