@@ -2,16 +2,32 @@ import { parseArgs } from 'node:util';
 import { createApiKey, RedisApiKeyStore } from '@execstream/auth';
 import { connectRedis, waitUntilReady } from '@execstream/redis-store';
 
-const USAGE = `Manage the API keys kept in Redis (REDIS_URL).
+const usageOf = (program: string) => `Manage the API keys kept in Redis (REDIS_URL).
 
-  pnpm --filter @execstream/server keys create --owner <ownerId> [--label <text>]
-  pnpm --filter @execstream/server keys list
-  pnpm --filter @execstream/server keys revoke <keyId>
+  ${program} create --owner <ownerId> [--label <text>]
+  ${program} list
+  ${program} revoke <keyId>
 
 The key is printed once by create and never stored: only its SHA-256 hash is kept.`;
 
-/** `keys create|list|revoke`: exit code 0 on success, 1 on a failure, 2 on a usage error. */
-async function main(argv: string[]): Promise<number> {
+export interface KeysCommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Record<string, string | undefined>;
+  /** How the usage text names the command. @default 'pnpm --filter @execstream/server keys' */
+  program?: string;
+}
+
+/**
+ * `keys create|list|revoke`, shared by `pnpm --filter @execstream/server keys` and the
+ * `execstream keys` CLI: exit code 0 on success, 1 on a failure, 2 on a usage error.
+ */
+export async function runKeysCommand(argv: string[], io: KeysCommandIo = process): Promise<number> {
+  const usage = (code: number, problem?: string): number => {
+    const program = io.program ?? 'pnpm --filter @execstream/server keys';
+    io.stderr.write(`${problem ? `${problem}\n\n` : ''}${usageOf(program)}\n`);
+    return code;
+  };
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -23,9 +39,9 @@ async function main(argv: string[]): Promise<number> {
     return usage(2, `unknown command ${command}`);
   if (command === 'create' && !values.owner) return usage(2, '--owner is required');
   if (command === 'revoke' && !rest[0]) return usage(2, 'the key id to revoke is required');
-  const url = process.env.REDIS_URL?.trim();
+  const url = io.env.REDIS_URL?.trim();
   if (!url) {
-    process.stderr.write(
+    io.stderr.write(
       'REDIS_URL is required: keys created here are kept in Redis, where every server reads them.\n',
     );
     return 1;
@@ -41,22 +57,22 @@ async function main(argv: string[]): Promise<number> {
           ownerId: values.owner as string,
           label: values.label ?? null,
         });
-        process.stdout.write(`${JSON.stringify({ key, ...record })}\n`);
+        io.stdout.write(`${JSON.stringify({ key, ...record })}\n`);
         return 0;
       }
       case 'list':
         for (const record of await store.list()) {
-          process.stdout.write(`${JSON.stringify(record)}\n`);
+          io.stdout.write(`${JSON.stringify(record)}\n`);
         }
         return 0;
       default: {
         // revoke: the only command left once the usage checks above have passed.
         const id = rest[0] as string;
         if (await store.revoke(id)) {
-          process.stdout.write(`revoked ${id}\n`);
+          io.stdout.write(`revoked ${id}\n`);
           return 0;
         }
-        process.stderr.write(`no key has the id ${id}\n`);
+        io.stderr.write(`no key has the id ${id}\n`);
         return 1;
       }
     }
@@ -64,16 +80,3 @@ async function main(argv: string[]): Promise<number> {
     redis.disconnect();
   }
 }
-
-function usage(code: number, problem?: string): number {
-  process.stderr.write(`${problem ? `${problem}\n\n` : ''}${USAGE}\n`);
-  return code;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`keys: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
