@@ -7,6 +7,7 @@ import {
   loadBootstrapKeys,
   MemoryApiKeyStore,
   RedisApiKeyStore,
+  sharedDevKey,
 } from '@execstream/auth';
 import { MemoryStreamSlots, type StreamSlots } from '@execstream/delivery';
 import { RedisBackend, type RedisClient, RedisStreamSlots } from '@execstream/redis-store';
@@ -80,8 +81,10 @@ export async function openRedisStores(
 
 /**
  * Authentication over the bootstrap keys (kept only in this process, by hash) and the shared
- * key store. Returns the dev key it minted, if any: with no keys configured and the demo on,
- * `pnpm start` must still give a working `curl` command.
+ * key store. Returns the dev key, if any: with no keys configured and the demo on, `pnpm start`
+ * must still give a working `curl` command. On Redis the dev key is kept there and survives
+ * restarts (every instance on that Redis prints the same one); in memory it lives as long as
+ * the process.
  */
 export async function buildAuthentication(
   config: ServerConfig,
@@ -92,7 +95,8 @@ export async function buildAuthentication(
   if (config.apiKeys) {
     await loadBootstrapKeys(bootstrap, config.apiKeys);
   } else if (config.demo) {
-    devKey = { key: generateApiKey(), ownerId: 'dev' };
+    const key = stores.redis ? await sharedDevKey(stores.redis, generateApiKey) : generateApiKey();
+    devKey = { key, ownerId: 'dev' };
     await loadBootstrapKeys(bootstrap, [devKey]);
   }
   const authenticate = createAuthenticator([apiKeyResolver([bootstrap, stores.apiKeys])]);

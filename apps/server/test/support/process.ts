@@ -9,6 +9,8 @@ export interface ServerProcess extends AsyncDisposable {
   child: ChildProcess;
   /** Resolves with the exit code (or signal) once the process is gone. */
   exited: Promise<number | string>;
+  /** Everything the process has written to stderr so far (the start banner goes there). */
+  stderr(): string;
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -48,6 +50,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     url,
     child,
     exited,
+    stderr: () => stderr,
     kill,
     [Symbol.asyncDispose]: async () => void (await kill('SIGKILL')),
   };
