@@ -14,10 +14,17 @@ export interface ServerProcess extends AsyncDisposable {
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * `args`: what `node` runs, from apps/server; by default the sources through tsx, as `pnpm
+ * start` does (`['dist/main.mjs']` runs the production build).
+ */
+export async function spawnServer(
+  env: Record<string, string>,
   // `node --import tsx`, not the tsx CLI: the CLI runs the server in a grandchild, which a
   // SIGKILL of the CLI would leave running.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  args: string[] = ['--import', 'tsx', 'src/main.ts'],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, {
     cwd: APP,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
