@@ -114,8 +114,11 @@ describe('followExecution against a real server', () => {
     await expect(unreachable).rejects.toMatchObject({ code: 'UNREACHABLE' });
   });
 
-  it('breaking out of the iteration closes the stream', async () => {
-    await using server = await startTestServer({ EXECSTREAM_DEMO: 'on' });
+  it('breaking out of the iteration closes the stream: its open-stream slot comes back', async () => {
+    await using server = await startTestServer({
+      EXECSTREAM_DEMO: 'on',
+      EXECSTREAM_MAX_STREAMS_PER_OWNER: '1',
+    });
     const client = createExecstreamClient({ baseUrl: server.url, credentials });
     const { operationId } = await client.submit({
       type: 'swap',
@@ -129,6 +132,16 @@ describe('followExecution against a real server', () => {
     }
     expect(count).toBeGreaterThan(1);
     expect(follow.end).toBeNull();
+    // The only slot is free again once the server has seen the connection close.
+    let status = 429;
+    while (status === 429) {
+      const response = await fetch(`${server.url}/v1/executions/${operationId}/stream`, {
+        headers: { 'x-api-key': OWNER_A.key },
+      });
+      status = response.status;
+      await response.body?.cancel();
+    }
+    expect(status).toBe(200);
     await client.cancel(operationId);
   });
 });
