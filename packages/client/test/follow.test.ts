@@ -28,20 +28,24 @@ describe('followExecution against a real server', () => {
       type: 'swap',
       params: { simulate: { steps: 30, intervalMs: 100, outcome: 'completed' } },
     });
-    let reconnections = 0;
+    const delays: number[] = [];
     const follow = followExecution({
       baseUrl: server.url,
       operationId,
       credentials,
-      onRetry: () => {
-        reconnections += 1;
+      onRetry: ({ delayMs, error }) => {
+        expect(error).toBeNull();
+        delays.push(delayMs);
       },
     });
     const updates = await collect(follow);
 
     expect(updates[0]?.envelope.kind).toBe('execution.snapshot');
     expect(updates[0]?.replaced).toBe(true);
-    expect(reconnections).toBeGreaterThan(0);
+    // Each clean end is followed by a wait of the server's `retry: 50`, jittered within its half.
+    expect(delays.length).toBeGreaterThan(0);
+    for (const delay of delays) expect(delay).toBeGreaterThanOrEqual(25);
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(50);
     const sequences = updates.slice(1).map((update) => update.envelope.sequence);
     expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
     expect(new Set(sequences).size).toBe(sequences.length);
