@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startRedisServer } from '@execstream/redis-testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer } from './support/process.ts';
+import { redisServerEnv, spawnServer } from './support/process.ts';
 import { OWNER_A } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 
@@ -28,13 +28,7 @@ describe('the production build', () => {
 
   it('runs with plain node on Redis (the Lua scripts travel with the bundle) and stops cleanly on SIGTERM', async () => {
     await using redis = await startRedisServer();
-    const env = {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId}`,
-      EXECSTREAM_DEMO: 'on',
-    };
-    await using server = await spawnServer(env, ['dist/main.mjs']);
+    await using server = await spawnServer(redisServerEnv(redis.url), ['dist/main.mjs']);
     expect(server.child.spawnargs.join(' ')).not.toContain('tsx');
 
     const done = await submit(server.url, { simulate: { steps: 5, intervalMs: 10 } });

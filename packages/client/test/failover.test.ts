@@ -1,6 +1,6 @@
 import { startRedisServer } from '@execstream/redis-testing';
 import { OWNER_A } from '@execstream/server/test-support';
-import { spawnServer } from '@execstream/server/test-support/process';
+import { redisServerEnv, spawnServer } from '@execstream/server/test-support/process';
 import { describe, expect, it } from 'vitest';
 import { createExecstreamClient, type FollowUpdate, followExecution } from '../src/index.ts';
 
@@ -9,13 +9,7 @@ const credentials = { apiKey: OWNER_A.key };
 describe('followExecution across a server that dies', () => {
   it('backs off while nothing answers, resumes with its cursor on the next instance, and misses nothing', async () => {
     await using redis = await startRedisServer();
-    const env = {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId}`,
-      EXECSTREAM_DEMO: 'on',
-      EXECSTREAM_LEASE_TTL_MS: '1000',
-    };
+    const env = redisServerEnv(redis.url, { EXECSTREAM_LEASE_TTL_MS: '1000' });
     const first = await spawnServer(env);
     const { port } = new URL(first.url);
     const client = createExecstreamClient({ baseUrl: first.url, credentials });

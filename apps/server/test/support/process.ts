@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { OWNER_A } from './server.ts';
 
 const APP = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -60,5 +61,19 @@ export async function spawnServer(
     stderr: () => stderr,
     kill,
     [Symbol.asyncDispose]: async () => void (await kill('SIGKILL')),
+  };
+}
+
+/** The environment of a spawned server on Redis: any free port, owner A's key, the demo on. */
+export function redisServerEnv(
+  redisUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    PORT: '0',
+    EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId}`,
+    EXECSTREAM_DEMO: 'on',
+    ...extra,
   };
 }
