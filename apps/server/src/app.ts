@@ -62,6 +62,7 @@ function knownRoutes(metricsHere: boolean): KnownRoute[] {
       pattern: metricsHere ? /^\/(healthz|readyz|metrics)$/ : /^\/(healthz|readyz)$/,
       allow: 'GET, HEAD',
     },
+    { pattern: /^\/v1\/openapi\.json$/, allow: 'GET, HEAD' },
   ];
 }
 

@@ -24,7 +24,7 @@ export function startBanner(options: {
   if (devKey) {
     const header = `-H 'X-API-KEY: ${devKey.key}'`;
     lines.push(
-      `  dev API key (owner "${devKey.ownerId}", valid until this process stops): ${devKey.key}`,
+      `  dev API key (owner "${devKey.ownerId}", ${options.store === 'redis' ? 'kept in Redis, the same after a restart' : 'valid until this process stops'}): ${devKey.key}`,
       '',
       'Submit a swap and follow it live:',
       '',

@@ -1,76 +1,7 @@
-import { parseArgs } from 'node:util';
-import { createApiKey, RedisApiKeyStore } from '@execstream/auth';
-import { connectRedis, waitUntilReady } from '@execstream/redis-store';
+import { runKeysCommand } from './keys-command.ts';
 
-const USAGE = `Manage the API keys kept in Redis (REDIS_URL).
-
-  pnpm --filter @execstream/server keys create --owner <ownerId> [--label <text>]
-  pnpm --filter @execstream/server keys list
-  pnpm --filter @execstream/server keys revoke <keyId>
-
-The key is printed once by create and never stored: only its SHA-256 hash is kept.`;
-
-/** `keys create|list|revoke`: exit code 0 on success, 1 on a failure, 2 on a usage error. */
-async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { owner: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean' } },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || !command) return usage(values.help ? 0 : 2);
-  if (!['create', 'list', 'revoke'].includes(command))
-    return usage(2, `unknown command ${command}`);
-  if (command === 'create' && !values.owner) return usage(2, '--owner is required');
-  if (command === 'revoke' && !rest[0]) return usage(2, 'the key id to revoke is required');
-  const url = process.env.REDIS_URL?.trim();
-  if (!url) {
-    process.stderr.write(
-      'REDIS_URL is required: keys created here are kept in Redis, where every server reads them.\n',
-    );
-    return 1;
-  }
-  const redis = connectRedis(url, { connectionName: 'execstream:keys-cli' });
-  redis.on('error', () => {});
-  try {
-    await waitUntilReady(redis, 5_000);
-    const store = new RedisApiKeyStore(redis);
-    switch (command) {
-      case 'create': {
-        const { key, record } = await createApiKey(store, {
-          ownerId: values.owner as string,
-          label: values.label ?? null,
-        });
-        process.stdout.write(`${JSON.stringify({ key, ...record })}\n`);
-        return 0;
-      }
-      case 'list':
-        for (const record of await store.list()) {
-          process.stdout.write(`${JSON.stringify(record)}\n`);
-        }
-        return 0;
-      default: {
-        // revoke: the only command left once the usage checks above have passed.
-        const id = rest[0] as string;
-        if (await store.revoke(id)) {
-          process.stdout.write(`revoked ${id}\n`);
-          return 0;
-        }
-        process.stderr.write(`no key has the id ${id}\n`);
-        return 1;
-      }
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
-function usage(code: number, problem?: string): number {
-  process.stderr.write(`${problem ? `${problem}\n\n` : ''}${USAGE}\n`);
-  return code;
-}
-
-main(process.argv.slice(2)).then(
+/** `pnpm --filter @execstream/server keys …` (the logic is shared with `execstream keys`). */
+runKeysCommand(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`keys: ${(error as Error).message}\n`);

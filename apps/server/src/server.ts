@@ -10,8 +10,10 @@ import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
+import { buildOpenApiDocument } from './openapi.ts';
 import { agUiRoutes } from './routes/ag-ui.ts';
 import { authRoutes } from './routes/auth.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
@@ -143,6 +145,7 @@ export async function startServer(
     maxChallengesPerMinute: config.maxChallengesPerMinute,
     logger,
   });
+  await openApiRoutes(app, { document: buildOpenApiDocument(router, config) });
   await opsRoutes(app, {
     ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     metrics: config.metricsPort === null ? metrics : null,

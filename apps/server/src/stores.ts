@@ -9,6 +9,7 @@ import {
   MemoryWalletSessionStore,
   RedisApiKeyStore,
   RedisWalletSessionStore,
+  sharedDevKey,
   type WalletSessionStore,
   WalletSessions,
 } from '@execstream/auth';
@@ -89,9 +90,10 @@ export async function openRedisStores(
 /**
  * Authentication over the bootstrap keys (kept only in this process, by hash), the shared key
  * store and wallet sessions. An explicit `X-API-KEY` is asked first, so a request carrying a
- * valid key and a valid session cookie acts as the key's owner. Returns the dev key it minted,
- * if any: with no keys configured and the demo on, `pnpm start` must still give a working `curl`
- * command.
+ * valid key and a valid session cookie acts as the key's owner. Returns the dev key, if any: with
+ * no keys configured and the demo on, `pnpm start` must still give a working `curl` command. On
+ * Redis the dev key is kept there and survives restarts (every instance on that Redis prints the
+ * same one); in memory it lives as long as the process.
  */
 export async function buildAuthentication(
   config: ServerConfig,
@@ -107,7 +109,8 @@ export async function buildAuthentication(
   if (config.apiKeys) {
     await loadBootstrapKeys(bootstrap, config.apiKeys);
   } else if (config.demo) {
-    devKey = { key: generateApiKey(), ownerId: 'dev' };
+    const key = stores.redis ? await sharedDevKey(stores.redis, generateApiKey) : generateApiKey();
+    devKey = { key, ownerId: 'dev' };
     await loadBootstrapKeys(bootstrap, [devKey]);
   }
   const wallets = new WalletSessions({

@@ -2,20 +2,16 @@ import { EVENT_KINDS } from '@execstream/event-schema';
 import { startRedisServer } from '@execstream/redis-testing';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import { spawnServer } from './support/process.ts';
+import { redisServerEnv, spawnServer } from './support/process.ts';
 import { OWNER_A } from './support/server.ts';
 
 describe('failover: the server process dies mid-run', () => {
   it('an EventSource follows the run through a second instance, gapless, then gets 204 and stops', async () => {
     await using redis = await startRedisServer();
-    const env = {
-      REDIS_URL: redis.url,
-      PORT: '0',
-      EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId}`,
-      EXECSTREAM_DEMO: 'on',
+    const env = redisServerEnv(redis.url, {
       EXECSTREAM_LEASE_TTL_MS: '1000',
       EXECSTREAM_SSE_RETRY_MS: '200',
-    };
+    });
     const first = await spawnServer(env);
     const { port } = new URL(first.url);
     const submitted = await fetch(`${first.url}/v1/trpc/v2.executions.submit`, {

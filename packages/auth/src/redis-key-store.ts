@@ -11,6 +11,11 @@ function apiKeyRedisKey(prefix: string): string {
   return `${prefix}:api-keys`;
 }
 
+/** String: the dev key `pnpm start` prints when no keys are configured (see sharedDevKey). */
+function devKeyRedisKey(prefix: string): string {
+  return `${prefix}:dev-api-key`;
+}
+
 const RecordSchema = z.object({
   id: z.string(),
   ownerId: z.string(),
@@ -77,6 +82,26 @@ export class RedisApiKeyStore implements ApiKeyStore {
   #call<T>(command: () => Promise<T>): Promise<T> {
     return redisCall('API key store', command);
   }
+}
+
+/**
+ * The dev key of every server on this Redis: minted by the first start (`SET NX`), read by every
+ * later one, so a client following a run is not refused after a restart. It is kept as is, not
+ * hashed, because each start must print it: a dev key for a Redis only trusted people can read
+ * (production sets `EXECSTREAM_API_KEYS` or turns the demo off, and has no dev key).
+ */
+export async function sharedDevKey(
+  redis: Pick<Redis, 'set' | 'get'>,
+  mint: () => string,
+  options: RedisApiKeyStoreOptions = {},
+): Promise<string> {
+  const key = devKeyRedisKey(options.prefix ?? 'es');
+  return redisCall('dev key in Redis', async () => {
+    await redis.set(key, mint(), 'NX');
+    const stored = await redis.get(key);
+    if (stored === null) throw new Error(`${key} vanished right after it was set`);
+    return stored;
+  });
 }
 
 /** A record someone wrote by hand in a broken shape authenticates nobody. */

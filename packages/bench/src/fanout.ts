@@ -187,7 +187,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 
 /**
  * `pnpm bench fanout`: sustained fan-out of one execution to many readers at a fixed rate, read
- * the way ../shared/ANCHORS.md measured Nchan and a bare Node broadcaster.
+ * the way the project's reference anchors measured Nchan and a bare Node broadcaster.
  */
 export async function runFanOutSuite(): Promise<SuiteResult> {
   await using redis = await startRedisServer();
@@ -232,7 +232,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
       `1 execution, ${EVENTS} events appended at ${RATE_PER_SECOND} events/s by a producer in the benchmark process (open loop: each append is due at its time whatever the readers do), through the producer API on a local \`redis-server\`; the server runs as \`pnpm start\` runs it, in its own process.`,
       'Readers are raw sockets in the benchmark process: each undoes the chunked encoding, splits frames and reads each event’s sequence; latency is from just before an append to a reader taking that event off the wire.',
       'CPU: the server process’s user + system time from /proc over the delivery phase alone (streams already open), per 1,000 events delivered. RSS: growth of its resident set while the streams opened, per stream.',
-      'Readers, producer, Redis and the server share the 2 cores, as in ../shared/ANCHORS.md; compare with its table (Nchan 7.7 ms per 1,000 and 10.3 KiB per stream; a bare Node broadcaster 13.7 ms and 23.4 KiB).',
+      'Readers, producer, Redis and the server share the 2 cores, as in the anchors’ runs; compare with their figures (Nchan 7.7 ms per 1,000 and 10.3 KiB per stream; a bare Node broadcaster 13.7 ms and 23.4 KiB).',
     ],
   };
 }

@@ -14,7 +14,7 @@ export function isOperationId(value: unknown): value is OperationId {
 }
 
 // Monotonic so that ids minted in the same millisecond still sort in creation order.
-const nextUlid = monotonicFactory();
+const nextUlid = /* @__PURE__ */ monotonicFactory();
 
 /** A new operation id: `op_` + a ULID, e.g. `op_01JWZEE2MF30KVRMRX53N88VA4`. */
 export function newOperationId(): OperationId {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { OWNER_A } from './server.ts';
 
 const APP = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -9,13 +10,22 @@ export interface ServerProcess extends AsyncDisposable {
   child: ChildProcess;
   /** Resolves with the exit code (or signal) once the process is gone. */
   exited: Promise<number | string>;
+  /** Everything the process has written to stderr so far (the start banner goes there). */
+  stderr(): string;
   kill(signal: NodeJS.Signals): Promise<number | string>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * `args`: what `node` runs, from apps/server; by default the sources through tsx, as `pnpm
+ * start` does (`['dist/main.mjs']` runs the production build).
+ */
+export async function spawnServer(
+  env: Record<string, string>,
   // `node --import tsx`, not the tsx CLI: the CLI runs the server in a grandchild, which a
   // SIGKILL of the CLI would leave running.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  args: string[] = ['--import', 'tsx', 'src/main.ts'],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, {
     cwd: APP,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,7 +58,22 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     url,
     child,
     exited,
+    stderr: () => stderr,
     kill,
     [Symbol.asyncDispose]: async () => void (await kill('SIGKILL')),
+  };
+}
+
+/** The environment of a spawned server on Redis: any free port, owner A's key, the demo on. */
+export function redisServerEnv(
+  redisUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    PORT: '0',
+    EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId}`,
+    EXECSTREAM_DEMO: 'on',
+    ...extra,
   };
 }

@@ -1,0 +1,2 @@
+export { EXIT, exitCodeOf } from './exit-codes.ts';
+export { main } from './main.ts';
