@@ -92,4 +92,21 @@ describe('a reader that stops reading and never resumes', () => {
     // `close` resolves once every connection is gone, which the readers never bring about.
     await within(server.close(), 10_000, 'shutdown done with both readers stalled');
   });
+
+  it('gets no ping after its stream ended, while the reset waits out the grace', async () => {
+    // Pings every 100 ms and 1.5 s between the end and the reset: a ping written after the end
+    // would be an error no one catches, and take the server down.
+    await using server = await startTestServer({
+      EXECSTREAM_PING_INTERVAL_MS: '100',
+      EXECSTREAM_STREAM_MAX_LIFETIME_MS: '1000',
+      EXECSTREAM_STREAM_END_GRACE_MS: '1500',
+    });
+    const operationId = await executionWithLongHistory(server);
+    await stallOnBothSurfaces(server, operationId);
+    await eventually(
+      async () => (await metric(server.url, 'execstream_http_connections_open')) === 1,
+      'both stalled connections reset after the grace',
+    );
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
 });

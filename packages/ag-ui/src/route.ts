@@ -95,7 +95,7 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
 }
 
 /** A frame id's resume cursor: the cursor before `/` (`<cursor>/<n>`, `<cursor>/s<n>-<hex>`). */
-const FRAME_ID = /^([^/]*)\/(?:\d{1,4}|s\d{1,4}-[0-9a-f]{8})$/;
+const FRAME_ID = /^([^/]*)\/(?:\d+|s\d+-[0-9a-f]{8})$/;
 
 /**
  * Where a stream resumes (docs/ag-ui.md), first found wins: the `Last-Event-ID` header, then

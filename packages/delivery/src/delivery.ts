@@ -37,7 +37,7 @@ export interface OpenDeliveryOptions {
   observer?: DeliveryObserver;
   /**
    * Open streams per principal (CONTRACT §8): the delivery holds a slot from before it subscribes
-   * until it closes, whichever way it closes.
+   * until it closes, whichever way it closes (at once when there is nothing to send).
    * @default no limit
    */
   slots?: DeliverySlots;
@@ -69,26 +69,26 @@ export interface Delivery extends AsyncIterable<Delivered> {
 }
 
 /**
- * Checks ownership, takes a stream slot, opens the subscription, and returns the delivery. Throws
- * before anything is sent, so the caller still picks the HTTP status.
+ * Takes a stream slot, opens the subscription (whose reads check the owner), and returns the
+ * delivery. Throws before anything is sent, so the caller still picks the HTTP status.
  * @throws ExecutionNotFoundError, TooManyStreamsError, CursorInvalidError, StoreUnavailableError
  */
 export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
-  // The owner check is the subscription's own, in the reads that find where it starts: an
-  // execution that does not exist and one of another owner are the same ExecutionNotFoundError.
-  const subscription = await options.streams.subscribe(options.operationId, {
-    cursor: options.cursor,
-    signal: options.signal,
-    ownerId: options.ownerId,
-  });
-  // After the owner check: an execution the caller cannot see answers 404 and spends no slot.
-  let slot: StreamSlot | null = null;
+  // The slot first: an owner at its limit is refused by one cheap call, before any read of the
+  // execution, so a client retrying in a loop costs the store nothing else.
+  const slot = options.slots ? await acquireSlot(options.slots, options.ownerId) : null;
+  let subscription: ExecutionSubscription;
   try {
-    if (options.slots && !subscription.nothingToSend) {
-      slot = await acquireSlot(options.slots, options.ownerId);
-    }
+    // The owner check is the subscription's own, in the reads that find where it starts: an
+    // execution that does not exist and one of another owner are the same ExecutionNotFoundError.
+    subscription = await options.streams.subscribe(options.operationId, {
+      cursor: options.cursor,
+      signal: options.signal,
+      ownerId: options.ownerId,
+    });
   } catch (error) {
-    subscription.close();
+    // A 404 (or a malformed cursor) holds no slot past its answer.
+    await slot?.release();
     throw error;
   }
   return new BoundedDelivery(subscription, options, slot);

@@ -54,14 +54,17 @@ export async function runStreamSession(
   res.writeHead(200, framing.headers);
   res.write(framing.preamble);
   let ended = false;
+  using ping = pingEvery(res, framing.ping, options.pingIntervalMs);
   const end = (frame?: string) => {
     if (ended) return;
     ended = true;
+    // No ping after the end: the loop may wait for a drain a stalled reader never gives, and a
+    // write after `end()` is an error nobody would catch.
+    ping[Symbol.dispose]();
     delivery.close();
     res.end(frame);
     resetUnlessFinished(res, options.endGraceMs);
   };
-  using _ping = pingEvery(res, framing.ping, options.pingIntervalMs);
   using _lifetime = after(options.maxLifetimeMs, () => end());
   using _shutdown = onShutdown(options.shutdownSignal, () => end(framing.shuttingDown));
   try {

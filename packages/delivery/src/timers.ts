@@ -2,7 +2,9 @@ import type { ServerResponse } from 'node:http';
 
 /** Writes `frame` every `intervalMs` until disposed (SSE pings: CONTRACT §5). */
 export function pingEvery(res: ServerResponse, frame: string, intervalMs: number): Disposable {
-  const timer = setInterval(() => res.write(frame), intervalMs);
+  const timer = setInterval(() => {
+    if (!res.writableEnded && !res.destroyed) res.write(frame);
+  }, intervalMs);
   return { [Symbol.dispose]: () => clearInterval(timer) };
 }
 

@@ -178,14 +178,13 @@ describe('a delivery holds a stream slot', () => {
     await expect(readAll(delivery)).rejects.toBe(failing);
   });
 
-  it('and takes none when subscribing throws (a malformed cursor)', async () => {
+  it('and gives it back when subscribing throws (a malformed cursor)', async () => {
     setUp();
     const operationId = await running();
     await expect(open(operationId, { cursor: 'not-a-cursor' })).rejects.toMatchObject({
       code: 'CURSOR_INVALID',
     });
-    // The slot is taken after the subscription (and its owner check) opened.
-    expect(slots.releaseCalls).toEqual([]);
+    expect(slots.releaseCalls).toEqual([1]);
     expect(slots.held).toBe(0);
   });
 
@@ -215,15 +214,20 @@ describe('a principal at its limit of open streams', () => {
     third.close();
   });
 
-  it('still gets 404 for an execution it does not own, and spends no slot on it', async () => {
+  it('gets 404 for an execution it does not own and keeps no slot for it; at the limit, 429 for any', async () => {
     setUp();
     const { record } = await streams.create({ ownerId: 'mallory', type: 'swap' });
     const operationId = await running();
     const held = [await open(operationId), await open(operationId)];
-    await expect(open(record.operationId)).rejects.toMatchObject({ code: 'EXECUTION_NOT_FOUND' });
+    // At the limit the slot is refused before any read: unknown, foreign and own alike, so the
+    // answer tells nothing about the execution.
+    await expect(open(record.operationId)).rejects.toBeInstanceOf(TooManyStreamsError);
+    await expect(open('op_01JWZEE2MF30KVRMRX53N88VA4')).rejects.toBeInstanceOf(TooManyStreamsError);
     for (const delivery of held) delivery.close();
     await expect(open(record.operationId)).rejects.toMatchObject({ code: 'EXECUTION_NOT_FOUND' });
-    expect(slots.releaseCalls).toHaveLength(2);
+    // The two held, and the one taken for the 404 and given back with it.
+    expect(slots.releaseCalls).toHaveLength(3);
+    expect(slots.held).toBe(0);
   });
 
   it('counts the streams of every surface together', async () => {

@@ -147,7 +147,8 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
 
   return {
     handles: (method, path, url) =>
-      method === 'GET' && path === STREAM_PROCEDURE && !url.searchParams.has('batch'),
+      // A batch is `batch=1`, as tRPC reads it; anything else is a single call.
+      method === 'GET' && path === STREAM_PROCEDURE && url.searchParams.get('batch') !== '1',
     serve,
   };
 }
@@ -169,7 +170,7 @@ function readInput(req: IncomingMessage, url: URL): unknown {
   }
   const header = req.headers['last-event-id'];
   const lastEventId =
-    (typeof header === 'string' ? header : null) ??
+    (typeof header === 'string' && header !== '' ? header : null) ??
     url.searchParams.get('lastEventId') ??
     url.searchParams.get('Last-Event-Id');
   if (!lastEventId) return input;
