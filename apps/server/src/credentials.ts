@@ -70,22 +70,36 @@ export function createCredentialGuard(
     if (!count.isAllowed && count.isExceeded) throw new RateLimitedError(count.ttlInSeconds);
   };
   const cookies = (req: FastifyRequest) => (name: string) => cookieValues(app, req, name);
-  return {
-    async principalOf(req, connectionParams) {
-      const principal = await options.authenticate({
-        headers: req.headers,
-        connectionParams,
-        cookies: cookies(req),
-      });
-      if (!principal) {
-        await failed(req);
-        return null;
+  // A request's caller is resolved once, however many steps ask (a tRPC form POST is checked
+  // before tRPC's own context): one lookup, and one failed check counted, per request.
+  const resolved = new WeakMap<FastifyRequest, Promise<Principal | null>>();
+  const resolve = async (
+    req: FastifyRequest,
+    connectionParams?: Record<string, string | undefined> | null,
+  ): Promise<Principal | null> => {
+    const principal = await options.authenticate({
+      headers: req.headers,
+      connectionParams,
+      cookies: cookies(req),
+    });
+    if (!principal) {
+      await failed(req);
+      return null;
+    }
+    if (principal.credential === 'wallet-session' && !SAFE_METHODS.has(req.method)) {
+      const { origin } = req.headers;
+      if (origin === undefined ? !isSameOriginFetch(req) : !options.isAllowedOrigin(origin)) {
+        throw new OriginNotAllowedError(origin ?? null);
       }
-      if (principal.credential === 'wallet-session' && !SAFE_METHODS.has(req.method)) {
-        const { origin } = req.headers;
-        if (origin === undefined ? !isSameOriginFetch(req) : !options.isAllowedOrigin(origin)) {
-          throw new OriginNotAllowedError(origin ?? null);
-        }
+    }
+    return principal;
+  };
+  return {
+    principalOf(req, connectionParams) {
+      let principal = resolved.get(req);
+      if (!principal) {
+        principal = resolve(req, connectionParams);
+        resolved.set(req, principal);
       }
       return principal;
     },
