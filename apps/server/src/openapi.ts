@@ -11,7 +11,10 @@ import { z } from 'zod';
 import type { ServerConfig } from './config.ts';
 
 /** A JSON Schema (2020-12, the dialect of OpenAPI 3.1) of a zod schema, without `$schema`. */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> {
+function jsonSchema(
+  schema: z.core.$ZodType,
+  io: 'input' | 'output' = 'output',
+): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
   return rest;
 }
@@ -19,7 +22,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Recor
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 // What the procedures return, for the document (the router's outputs are not zod schemas).
-const OUTPUTS: Record<string, z.ZodType> = {
+const OUTPUTS: Record<string, z.core.$ZodType> = {
   get: ExecutionSnapshotSchema,
   cancel: ExecutionSnapshotSchema,
   submit: z.object({ operationId: OperationIdSchema, submittedAt: z.iso.datetime() }),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * A cursor is the Redis Streams entry id of an event, `<ms>-<seq>` (CONTRACT §1). Clients treat
@@ -9,10 +9,10 @@ export const CURSOR_PATTERN = /^\d{1,20}-\d{1,20}$/;
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
-export const CursorSchema = z
-  .string()
-  .regex(CURSOR_PATTERN, 'cursor must look like <ms>-<seq>, e.g. 1743163201000-0')
-  .refine((value) => parseCursor(value) !== null, 'cursor parts must fit in 64 bits');
+export const CursorSchema = z.string().check(
+  z.regex(CURSOR_PATTERN, 'cursor must look like <ms>-<seq>, e.g. 1743163201000-0'),
+  z.refine((value) => parseCursor(value) !== null, 'cursor parts must fit in 64 bits'),
+);
 export type Cursor = string;
 
 export interface ParsedCursor {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CursorSchema } from './cursor.ts';
 import { OperationIdSchema } from './ids.ts';
 import {
@@ -30,9 +30,11 @@ export type PersistedEventKind = Exclude<EventKind, 'execution.snapshot'>;
 const envelopeFields = {
   streamId: z
     .string()
-    .regex(/^execution:op_[A-Za-z0-9_-]{1,64}$/, 'streamId must be execution:<operationId>'),
+    .check(
+      z.regex(/^execution:op_[A-Za-z0-9_-]{1,64}$/, 'streamId must be execution:<operationId>'),
+    ),
   eventId: CursorSchema,
-  sequence: z.number().int().min(1),
+  sequence: z.int().check(z.minimum(1)),
   ts: z.iso.datetime(),
   operationId: OperationIdSchema,
   cursor: CursorSchema,

@@ -1,12 +1,12 @@
 import { monotonicFactory } from 'ulid';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** CONTRACT §1: `op_` followed by 1 to 64 of `[A-Za-z0-9_-]`. */
 export const OPERATION_ID_PATTERN = /^op_[A-Za-z0-9_-]{1,64}$/;
 
 export const OperationIdSchema = z
   .string()
-  .regex(OPERATION_ID_PATTERN, 'operationId must match op_[A-Za-z0-9_-]{1,64}');
+  .check(z.regex(OPERATION_ID_PATTERN, 'operationId must match op_[A-Za-z0-9_-]{1,64}'));
 export type OperationId = z.infer<typeof OperationIdSchema>;
 
 export function isOperationId(value: unknown): value is OperationId {

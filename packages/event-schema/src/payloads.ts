@@ -1,48 +1,54 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ExecutionStatusSchema, ExecutionTypeSchema } from './status.ts';
 
 // Payloads are strict: a key the contract does not name is an error, never silently stored,
 // because every surface must emit byte-identical envelopes.
+//
+// zod's mini API (functions instead of methods): the same checks as the classic API, but a
+// browser bundle of the SDK carries only the parts it uses (see packages/client's size test).
 
 const JsonObjectSchema = z.record(z.string(), z.unknown());
 
+/** An integer of at least `min` (a safe integer, as the classic `z.number().int()`). */
+const intAtLeast = (min: number) => z.int().check(z.minimum(min));
+
 export const StateChangedPayloadSchema = z.strictObject({
-  from: ExecutionStatusSchema.nullable(),
+  from: z.nullable(ExecutionStatusSchema),
   to: ExecutionStatusSchema,
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 });
 
 export const TimelineLevelSchema = z.enum(['info', 'warn', 'error']);
 
 export const TimelineAppendedPayloadSchema = z.strictObject({
-  message: z.string().min(1, 'message must not be empty'),
-  level: TimelineLevelSchema.optional(),
-  step: z.string().optional(),
-  txHash: z.string().optional(),
-  chainId: z.number().int().positive().optional(),
-  data: JsonObjectSchema.optional(),
+  message: z.string().check(z.minLength(1, 'message must not be empty')),
+  level: z.optional(TimelineLevelSchema),
+  step: z.optional(z.string()),
+  txHash: z.optional(z.string()),
+  chainId: z.optional(z.int().check(z.positive())),
+  data: z.optional(JsonObjectSchema),
 });
 
 export const ProgressPayloadSchema = z.strictObject({
-  percent: z.number().min(0).max(100),
-  step: z.string().optional(),
-  message: z.string().optional(),
+  percent: z.number().check(z.minimum(0), z.maximum(100)),
+  step: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 
 export const ResultPayloadSchema = z.strictObject({
   output: JsonObjectSchema,
-  summary: z.string().optional(),
+  summary: z.optional(z.string()),
 });
 
 export const ErrorPayloadSchema = z.strictObject({
-  code: z.string().min(1, 'code must not be empty'),
+  code: z.string().check(z.minLength(1, 'code must not be empty')),
   message: z.string(),
   retryable: z.boolean(),
-  details: JsonObjectSchema.optional(),
+  details: z.optional(JsonObjectSchema),
 });
 
 export const TimelineEntrySchema = z.strictObject({
-  sequence: z.number().int().min(1),
+  sequence: intAtLeast(1),
   ts: z.iso.datetime(),
   ...TimelineAppendedPayloadSchema.shape,
 });
@@ -53,12 +59,12 @@ export const ExecutionSnapshotSchema = z.strictObject({
   status: ExecutionStatusSchema,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-  finishedAt: z.iso.datetime().nullable(),
-  progress: ProgressPayloadSchema.nullable(),
+  finishedAt: z.nullable(z.iso.datetime()),
+  progress: z.nullable(ProgressPayloadSchema),
   timeline: z.array(TimelineEntrySchema),
-  result: ResultPayloadSchema.nullable(),
-  error: ErrorPayloadSchema.nullable(),
-  sequence: z.number().int().min(0),
+  result: z.nullable(ResultPayloadSchema),
+  error: z.nullable(ErrorPayloadSchema),
+  sequence: intAtLeast(0),
   cursor: z.string(),
 });
 

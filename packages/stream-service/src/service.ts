@@ -51,7 +51,7 @@ const CreateInputSchema = z.object({
   type: ExecutionTypeSchema,
   params: z.record(z.string(), z.unknown()).default({}),
   idempotencyKey: z.string().min(1).max(256).nullish(),
-  operationId: OperationIdSchema.optional(),
+  operationId: z.optional(OperationIdSchema),
   maxUnfinished: z.number().int().min(1).optional(),
 });
 
