@@ -41,12 +41,15 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
  * <prefix>:{op_X}:timeline   list    timeline entries JSON
  * <prefix>:{op_X}:lease      string  holder, PX = lease ttl
  * <prefix>:{op_X}:live       shard channel (SPUBLISH / SSUBSCRIBE)
+ * <prefix>:{op_X}:appended:<key>  string  a producer append's result by Idempotency-Key, PX 24 h
  * <prefix>:{owner:O}:executions          zset    op ids by creation order
  * <prefix>:{owner:O}:counter             string  creation-order counter
  * <prefix>:{owner:O}:idem:<key>          string  op id claimed by an idempotency key
  * <prefix>:{owner:O}:stream-slots        zset    open-stream slot ids by expiry (server ms)
  * <prefix>:{owner:O}:unfinished          zset    op ids holding a slot, by reserved-at ms
  * <prefix>:{unfinished}                  zset    op ids not yet terminal, by createdAt ms
+ * <prefix>:{unfinished}:leases           zset    op ids leased, by lease expiry ms (a hint)
+ * <prefix>:{unfinished}:types            hash    op id -> execution type, for claims by type
  * ```
  *
  * Owner ids and idempotency keys are caller-chosen strings, so they are percent-encoded: a `}`
@@ -73,6 +76,11 @@ export class RedisKeys {
     };
   }
 
+  /** A producer append's remembered result under its idempotency key (CONTRACT §12). */
+  appended(operationId: OperationId, idempotencyKey: string): string {
+    return `${this.prefix}:{${operationId}}:appended:${encodeURIComponent(idempotencyKey)}`;
+  }
+
   owner(ownerId: string): OwnerKeys {
     const base = this.#ownerBase(ownerId);
     return {
@@ -94,6 +102,15 @@ export class RedisKeys {
   /** One index for the whole deployment: it lives in one slot, on one node of a cluster. */
   unfinished(): string {
     return `${this.prefix}:{unfinished}`;
+  }
+
+  /**
+   * Beside the unfinished index, in its slot, so one script reads all three: which unfinished
+   * executions are leased (until when), and of which type each is.
+   */
+  claimIndexes(): { unfinished: string; leases: string; types: string } {
+    const unfinished = this.unfinished();
+    return { unfinished, leases: `${unfinished}:leases`, types: `${unfinished}:types` };
   }
 
   #ownerBase(ownerId: string): string {

@@ -4,6 +4,7 @@ import {
   type Envelope,
   type ExecutionHead,
   type ExecutionSnapshot,
+  type ExecutionType,
   isTerminalStatus,
   makeEnvelope,
   type OperationId,
@@ -14,12 +15,14 @@ import {
 } from '@execstream/event-schema';
 import {
   type CommitBatch,
+  type CommitFences,
   type CommitOutcome,
   type ExecutionRecord,
   type ExecutionState,
   InvalidInputError,
   type LiveListener,
   type RetentionInfo,
+  type StoredLease,
   type StreamBackend,
   type UnfinishedReservation,
 } from '@execstream/stream-service';
@@ -155,8 +158,14 @@ export class RedisBackend implements StreamBackend {
       target = retarget(claimed, record, first, snapshot);
     }
     const createdAtMs = Date.parse(target.record.createdAt);
+    const indexes = this.#keys.claimIndexes();
+    // One slot: the type goes in with the index entry, for claims by type.
     await storeCall(() =>
-      this.#client.zadd(this.#keys.unfinished(), 'NX', createdAtMs, target.record.operationId),
+      this.#client
+        .multi()
+        .zadd(indexes.unfinished, 'NX', createdAtMs, target.record.operationId)
+        .hset(indexes.types, target.record.operationId, target.record.type)
+        .exec(),
     );
     const keys = this.#keys.execution(target.record.operationId);
     const created = splitSnapshot(target.snapshot);
@@ -215,36 +224,45 @@ export class RedisBackend implements StreamBackend {
     return head === null ? null : (JSON.parse(head) as ExecutionHead);
   }
 
-  async commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome> {
+  async commit(
+    operationId: OperationId,
+    batch: CommitBatch,
+    fences: CommitFences = {},
+  ): Promise<CommitOutcome> {
     const keys = this.#keys.execution(operationId);
     const terminal = isTerminalStatus(batch.head.status);
     const events: string[] = [];
     for (const envelope of batch.envelopes) events.push(envelope.cursor, JSON.stringify(envelope));
+    const { idempotency } = fences;
+    const scriptKeys = [keys.state, keys.events, keys.timeline, keys.lease];
+    if (idempotency) scriptKeys.push(this.#keys.appended(operationId, idempotency.key));
     const reply = interpretCommit(
       await storeCall(() =>
-        runScript(
-          this.#client,
-          SCRIPTS.commit,
-          [keys.state, keys.events, keys.timeline, keys.lease],
-          [
-            batch.baseSequence,
-            batch.head.sequence,
-            terminal ? '1' : '0',
-            JSON.stringify(batch.head),
-            this.#maxEvents,
-            this.#ttlMs,
-            keys.channel,
-            batch.envelopes.length,
-            ...events,
-            ...batch.timelineEntries.map((entry) => JSON.stringify(entry)),
-          ],
-        ),
+        runScript(this.#client, SCRIPTS.commit, scriptKeys, [
+          batch.baseSequence,
+          batch.head.sequence,
+          terminal ? '1' : '0',
+          JSON.stringify(batch.head),
+          this.#maxEvents,
+          this.#ttlMs,
+          keys.channel,
+          batch.envelopes.length,
+          fences.leaseHolder ?? '',
+          idempotency?.result ?? '',
+          idempotency?.ttlMs ?? 0,
+          ...events,
+          ...batch.timelineEntries.map((entry) => JSON.stringify(entry)),
+        ]),
       ),
     );
     if (reply.outcome === 'committed' && reply.terminalRecord !== null) {
       await this.#afterTerminal(operationId, JSON.parse(reply.terminalRecord) as ExecutionRecord);
     }
     return reply.outcome;
+  }
+
+  async readAppended(operationId: OperationId, key: string): Promise<string | null> {
+    return storeCall(() => this.#client.get(this.#keys.appended(operationId, key)));
   }
 
   async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
@@ -333,17 +351,69 @@ export class RedisBackend implements StreamBackend {
     return { operationIds, nextCursor: older > 0 ? lastScore : null };
   }
 
-  async acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean> {
+  /**
+   * The lease itself in the execution's slot, then (another slot) the lease index claims read,
+   * so a claim skips it. A crash between the two leaves the index behind: claims then try a
+   * leased execution, fail to take it, and look further; nothing is ever held twice.
+   */
+  async acquireLease(
+    operationId: OperationId,
+    holder: string,
+    ttlMs: number,
+    renewOnly = false,
+  ): Promise<boolean> {
     const keys = this.#keys.execution(operationId);
+    const expiresAtMs = this.#now() + ttlMs;
     const reply = await storeCall(() =>
-      runScript(this.#client, SCRIPTS.acquireLease, [keys.state, keys.lease], [holder, ttlMs]),
+      runScript(
+        this.#client,
+        SCRIPTS.acquireLease,
+        [keys.state, keys.lease],
+        [holder, ttlMs, renewOnly ? 'renew' : ''],
+      ),
     );
-    return reply === 1;
+    if (reply !== 1) return false;
+    await storeCall(() =>
+      this.#client.zadd(this.#keys.claimIndexes().leases, expiresAtMs, operationId),
+    );
+    return true;
   }
 
-  async releaseLease(operationId: OperationId, holder: string): Promise<void> {
+  async releaseLease(operationId: OperationId, holder: string): Promise<boolean> {
     const { lease } = this.#keys.execution(operationId);
-    await storeCall(() => runScript(this.#client, SCRIPTS.releaseLease, [lease], [holder]));
+    const reply = await storeCall(() =>
+      runScript(this.#client, SCRIPTS.releaseLease, [lease], [holder]),
+    );
+    if (reply !== 1) return false;
+    await storeCall(() => this.#client.zrem(this.#keys.claimIndexes().leases, operationId));
+    return true;
+  }
+
+  async readLease(operationId: OperationId): Promise<StoredLease | null> {
+    const { lease } = this.#keys.execution(operationId);
+    const results = await storeCall(() => this.#client.multi().get(lease).pttl(lease).exec());
+    const [[, holder], [, ttl]] = (results ?? [
+      [null, null],
+      [null, -2],
+    ]) as [[Error | null, string | null], [Error | null, number]];
+    if (holder === null || ttl < 0) return null;
+    return { holder, expiresAtMs: this.#now() + ttl };
+  }
+
+  async claimCandidates(
+    types: readonly ExecutionType[] | null,
+    limit: number,
+  ): Promise<OperationId[]> {
+    const { unfinished, leases, types: typeIndex } = this.#keys.claimIndexes();
+    const reply = await storeCall(() =>
+      runScript(
+        this.#client,
+        SCRIPTS.claimCandidates,
+        [unfinished, leases, typeIndex],
+        [this.#now(), limit, ...(types ?? [])],
+      ),
+    );
+    return reply as OperationId[];
   }
 
   /**
@@ -379,7 +449,17 @@ export class RedisBackend implements StreamBackend {
       }
     }
     await Promise.all(finished.map((record) => this.#afterTerminal(record.operationId, record)));
-    if (stale.length > 0) await storeCall(() => this.#client.zrem(index, ...stale));
+    if (stale.length > 0) {
+      const { leases, types } = this.#keys.claimIndexes();
+      await storeCall(() =>
+        this.#client
+          .multi()
+          .zrem(leases, ...stale)
+          .hdel(types, ...stale)
+          .zrem(index, ...stale)
+          .exec(),
+      );
+    }
     return unfinished;
   }
 
@@ -458,7 +538,14 @@ export class RedisBackend implements StreamBackend {
         claim === null ? null : this.#client.pexpire(claim, this.#ttlMs),
         this.#client.zrem(this.#keys.owner(record.ownerId).unfinished, operationId),
       ]);
-      await this.#client.zrem(this.#keys.unfinished(), operationId);
+      // The claim indexes first: an entry left there without the unfinished one is never read.
+      const indexes = this.#keys.claimIndexes();
+      await this.#client
+        .multi()
+        .zrem(indexes.leases, operationId)
+        .hdel(indexes.types, operationId)
+        .exec();
+      await this.#client.zrem(indexes.unfinished, operationId);
     } catch {
       // Left for the next listUnfinished, which finds the entry terminal and finishes this.
     }

@@ -22,6 +22,7 @@ export const SCRIPTS = {
   claim: load('claim'),
   reserve: load('reserve'),
   acquireLease: load('acquire-lease'),
+  claimCandidates: load('claim-candidates'),
   releaseLease: load('release-lease'),
   acquireStreamSlot: load('acquire-stream-slot'),
   renewStreamSlots: load('renew-stream-slots'),
@@ -58,8 +59,12 @@ export function interpretCommit(reply: unknown): CommitReply {
       return { outcome: 'committed', terminalRecord: null };
     case 2:
       return { outcome: 'committed', terminalRecord: record ?? null };
+    case 3:
+      return { outcome: 'duplicate' };
     case -1:
       return { outcome: 'missing' };
+    case -5:
+      return { outcome: 'lease-lost' };
     // The execution moved on, or ended: either way the batch was decided on a stale head. The
     // service re-reads it and raises the precise typed error (conflict, terminal, transition).
     case -2:

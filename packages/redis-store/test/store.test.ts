@@ -62,6 +62,7 @@ describe('key layout', () => {
         owner.unfinished,
         idempotency,
         store.keys.unfinished(),
+        store.keys.claimIndexes().types,
       ].sort(),
     );
     const types = await Promise.all(stored.map((key) => store.call('TYPE', key)));
@@ -74,7 +75,34 @@ describe('key layout', () => {
       [owner.unfinished]: 'zset',
       [idempotency]: 'string',
       [store.keys.unfinished()]: 'zset',
+      [store.keys.claimIndexes().types]: 'hash',
     });
+  });
+
+  it('keeps a producer append by idempotency key in the execution slot, and leases indexed', async () => {
+    await using store = await open();
+    const operationId = await running(store);
+    const claim = await store.claim({ leaseMs: 60_000 });
+    expect(claim?.record.operationId).toBe(operationId);
+    const { leases, types } = store.keys.claimIndexes();
+    expect(await store.call('ZSCORE', leases, operationId)).not.toBeNull();
+    expect(await store.call('HGET', types, operationId)).toBe('swap');
+    await store.appendBatch(
+      operationId,
+      [{ kind: 'execution.progress', payload: { percent: 5 } }],
+      { idempotencyKey: 'a}b', leaseToken: claim?.lease.token },
+    );
+    const remembered = store.keys.appended(operationId, 'a}b');
+    expect(remembered).toBe(`${store.keys.prefix}:{${operationId}}:appended:a%7Db`);
+    const ttl = (await store.call('PTTL', remembered)) as number;
+    expect(ttl).toBeGreaterThan(86_000_000);
+    expect(ttl).toBeLessThanOrEqual(86_400_000);
+    await store.release(operationId, claim?.lease.token as string);
+    expect(await store.call('ZSCORE', leases, operationId)).toBeNull();
+    await store.append(operationId, [
+      { kind: 'execution.state_changed', payload: { from: 'running', to: 'cancelled' } },
+    ]);
+    expect(await store.call('HGET', types, operationId)).toBeNull();
   });
 
   it('uses each event cursor as its Redis stream entry id, the envelope as its one field', async () => {

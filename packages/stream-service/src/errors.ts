@@ -13,6 +13,13 @@ export type StreamErrorCode =
   | 'EXECUTION_TERMINAL'
   | 'SEQUENCE_CONFLICT'
   | 'TOO_MANY_EXECUTIONS'
+  // The producer API (CONTRACT §12): a lease another worker holds now, or a create retried with
+  // another body.
+  | 'LEASE_LOST'
+  | 'CONFLICT'
+  // Thrown by the server: a credential that is not for this route (a producer key elsewhere, or
+  // a user's credential on /v1/producer/*).
+  | 'FORBIDDEN'
   | 'STORE_UNAVAILABLE'
   | 'RATE_LIMITED'
   // Thrown by the server: a cookie-authenticated write from a foreign origin (CSRF, §9).
@@ -113,6 +120,33 @@ export class SequenceConflictError extends ExecutionStreamError {
     readonly actual: number,
   ) {
     super('SEQUENCE_CONFLICT', `Expected sequence ${expected} but the stream is at ${actual}`);
+  }
+}
+
+/**
+ * The lease token is not the current holder's: the lease expired and another worker claimed the
+ * execution (or released it, or the execution ended). The worker stops; nothing was appended.
+ */
+export class LeaseLostError extends ExecutionStreamError {
+  constructor(operationId: string) {
+    super(
+      'LEASE_LOST',
+      `The lease on ${operationId} is not held by this token: stop working on it`,
+    );
+  }
+}
+
+/** A create retried with the same operation id but another owner, type or params. */
+export class ConflictError extends ExecutionStreamError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+/** A credential that authenticates, but not for this route (CONTRACT §12). */
+export class ForbiddenError extends ExecutionStreamError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
   }
 }
 

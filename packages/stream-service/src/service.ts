@@ -17,12 +17,14 @@ import {
 } from '@execstream/event-schema';
 import { z } from 'zod';
 import { parseDrafts, prepareBatch } from './batch.ts';
+import { ClaimWaiters } from './claim-waiters.ts';
 import {
   CursorInvalidError,
   ExecutionNotFoundError,
   InvalidInputError,
   SequenceConflictError,
 } from './errors.ts';
+import { producerMethods } from './producer-api.ts';
 import { LiveSubscription, type StartPoint } from './subscription.ts';
 import type {
   AppendOptions,
@@ -68,6 +70,7 @@ export function createStreamService(
   const now = options.now ?? Date.now;
   let openSubscriptions = 0;
   const pruneThrottle = new PruneThrottle(options.pruneIntervalMs ?? 5_000);
+  const waiters = new ClaimWaiters(options.claimPollMs ?? 200);
 
   async function readStateOrThrow(operationId: OperationId) {
     const state = await backend.readState(operationId);
@@ -151,6 +154,8 @@ export function createStreamService(
         nowMs,
         throttle: pruneThrottle,
       });
+      // A claim waiting in this process takes it at once.
+      if (created) waiters.wake();
       return { record: state.record, snapshot: state.snapshot, created };
     },
 
@@ -243,7 +248,9 @@ export function createStreamService(
     },
 
     acquireLease: (operationId, holder, ttlMs) => backend.acquireLease(operationId, holder, ttlMs),
-    releaseLease: (operationId, holder) => backend.releaseLease(operationId, holder),
+    releaseLease: async (operationId, holder) => {
+      if (await backend.releaseLease(operationId, holder)) waiters.wake();
+    },
     listUnfinished: (listOptions = {}) =>
       backend.listUnfinished(clampLimit(listOptions.limit, LIST_LIMIT)),
     ping: () => backend.ping(),
@@ -251,6 +258,8 @@ export function createStreamService(
     stats() {
       return { subscriptions: openSubscriptions, listeners: backend.listenerCount() };
     },
+
+    ...producerMethods(backend, { create: (input) => service.create(input), now, waiters }),
 
     close: () => backend.close(),
     [Symbol.asyncDispose]: () => backend.close(),

@@ -55,6 +55,79 @@ export interface AppendOptions {
   expectedSequence?: number;
 }
 
+/** A worker's hold on an execution (CONTRACT §12): its token fences the worker's appends. */
+export interface Lease {
+  /** Secret to the worker: it renews, releases and fences appends with it. */
+  token: string;
+  /** ISO 8601: when the lease ends unless renewed (the service's clock). */
+  expiresAt: string;
+}
+
+export interface ClaimOptions {
+  /** Only executions of these types. @default every type */
+  types?: readonly ExecutionType[];
+  /** How long the lease lasts without renewal, 1..600_000 ms. */
+  leaseMs: number;
+  /**
+   * How long to wait for a claimable execution when there is none now (long poll), 0..30_000.
+   * @default 0 (answer at once)
+   */
+  waitMs?: number;
+  /** Aborting stops the wait; a claim already made is still returned. */
+  signal?: AbortSignal;
+}
+
+/** A claimed execution: what the worker needs to run it from where its stream stands. */
+export interface Claim {
+  record: ExecutionRecord;
+  head: ExecutionHead;
+  lease: Lease;
+}
+
+export interface ProducerAppendOptions {
+  /** As `AppendOptions.expectedSequence`: the batch lands only on this head. */
+  expectedSequence?: number;
+  /** When given, the batch lands only while this token holds the execution's lease. */
+  leaseToken?: string;
+  /**
+   * The same key for the same execution within `IDEMPOTENCY_TTL_MS` answers the first
+   * result and appends nothing. Printable ASCII, 1..255 characters.
+   */
+  idempotencyKey?: string;
+}
+
+/** Where a producer's batch left the execution. */
+export interface AppendResult {
+  sequence: number;
+  cursor: Cursor;
+  status: ExecutionStatus;
+}
+
+/** What a worker reads of an execution: its head, and whether someone holds it. */
+export interface ProducerHead {
+  record: ExecutionRecord;
+  head: ExecutionHead;
+  /** The current lease, `null` when free (never given, released, expired, or terminal). */
+  lease: { expiresAt: string } | null;
+}
+
+/** The lease an execution's backend holds: its holder's token and when it ends (ms). */
+export interface StoredLease {
+  holder: string;
+  expiresAtMs: number;
+}
+
+/** The fences a producer's commit carries; checked atomically with the sequence. */
+export interface CommitFences {
+  /** The batch lands only while this holder holds the lease. */
+  leaseHolder?: string;
+  /**
+   * Remember `result` under `key` for `ttlMs`, in the same atomic step as the batch; a commit
+   * whose key is already remembered stores nothing and answers `duplicate`.
+   */
+  idempotency?: { key: string; result: string; ttlMs: number };
+}
+
 export interface RetentionInfo {
   /** The oldest retained event, `null` when none is retained. */
   firstCursor: Cursor | null;
@@ -163,6 +236,36 @@ export interface ExecutionStreams extends AsyncDisposable {
   releaseLease(operationId: OperationId, holder: string): Promise<void>;
   /** Executions not yet terminal, oldest first: what workers pick up after a crash. */
   listUnfinished(options?: { limit?: number }): Promise<OperationId[]>;
+  /**
+   * The producer API's create (CONTRACT §12): `create` that, when the operation id exists,
+   * returns it only if it was created with the same owner, type and params.
+   * @throws ConflictError, TooManyExecutionsError, InvalidInputError
+   */
+  createOnce(
+    input: CreateExecutionInput,
+  ): Promise<{ record: ExecutionRecord; first: AppendResult; created: boolean }>;
+  /**
+   * Takes the lease of the oldest execution that is not terminal, whose lease is free or
+   * expired and whose type is among `types`; `null` when none was found within `waitMs`.
+   * Never two holders at once, across every process sharing the store.
+   */
+  claim(options: ClaimOptions): Promise<Claim | null>;
+  /** Extends a lease the token holds now. @throws LeaseLostError */
+  renewLease(operationId: OperationId, token: string, leaseMs: number): Promise<Lease>;
+  /** Gives a lease up, so another worker may claim the execution at once. @throws LeaseLostError */
+  release(operationId: OperationId, token: string): Promise<void>;
+  /**
+   * The producer API's append: `append`, fenced by the lease token, and idempotent by key.
+   * `duplicate` is true when the key answered an earlier batch's result and nothing was stored.
+   * @throws as `append`, and LeaseLostError
+   */
+  appendBatch(
+    operationId: OperationId,
+    drafts: unknown,
+    options?: ProducerAppendOptions,
+  ): Promise<{ result: AppendResult; envelopes: Envelope[]; duplicate: boolean }>;
+  /** @throws ExecutionNotFoundError */
+  readProducerHead(operationId: OperationId): Promise<ProducerHead>;
   /** True when the store answers. */
   ping(): Promise<boolean>;
   stats(): ExecutionStreamsStats;
@@ -199,8 +302,11 @@ export interface UnfinishedReservation {
   reservedAtMs: number;
 }
 
-/** The result of a compare-and-set commit. */
-export type CommitOutcome = 'committed' | 'conflict' | 'missing';
+/**
+ * The result of a compare-and-set commit: `lease-lost` when a lease fence failed, `duplicate`
+ * when its idempotency key was already remembered (nothing stored either way).
+ */
+export type CommitOutcome = 'committed' | 'conflict' | 'missing' | 'lease-lost' | 'duplicate';
 
 /**
  * Storage primitives a backend provides. `createStreamService` builds every rule of CONTRACT
@@ -230,7 +336,13 @@ export interface StreamBackend {
    * the stream is still at `baseSequence`. Trims to the retention bound, notifies live listeners,
    * and once terminal sets the expiry and (after the commit) frees the owner's reservation.
    */
-  commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome>;
+  commit(
+    operationId: OperationId,
+    batch: CommitBatch,
+    fences?: CommitFences,
+  ): Promise<CommitOutcome>;
+  /** The result remembered under an idempotency key of this execution, `null` when none. */
+  readAppended(operationId: OperationId, key: string): Promise<string | null>;
   /** Retained events strictly after `after`, oldest first, at most `limit`. */
   readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]>;
   /**
@@ -247,8 +359,27 @@ export interface StreamBackend {
     ownerId: string,
     options: { cursor: string | null; limit: number },
   ): Promise<{ operationIds: OperationId[]; nextCursor: string | null }>;
-  acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean>;
-  releaseLease(operationId: OperationId, holder: string): Promise<void>;
+  /**
+   * Takes the lease if free, expired or the holder's own (then renews it), atomically; with
+   * `renewOnly`, only extends a lease the holder holds now. False when not taken; always false
+   * for a missing or terminal execution.
+   */
+  acquireLease(
+    operationId: OperationId,
+    holder: string,
+    ttlMs: number,
+    renewOnly?: boolean,
+  ): Promise<boolean>;
+  /** True when the holder held it and it is now free. */
+  releaseLease(operationId: OperationId, holder: string): Promise<boolean>;
+  /** The lease held now, `null` when none (or expired). */
+  readLease(operationId: OperationId): Promise<StoredLease | null>;
+  /**
+   * Executions a claim may try, oldest first, at most `limit`: not terminal, lease free or
+   * expired as far as the backend's index knows, type among `types` (all when null). A hint:
+   * `acquireLease` decides.
+   */
+  claimCandidates(types: readonly ExecutionType[] | null, limit: number): Promise<OperationId[]>;
   listUnfinished(limit: number): Promise<OperationId[]>;
   /**
    * Takes a slot among the owner's unfinished executions for `operationId`, in one atomic step
@@ -290,6 +421,13 @@ export interface StreamServiceOptions {
    * @default 5_000
    */
   pruneIntervalMs?: number;
+  /**
+   * How often a claim waiting for work looks again (CONTRACT §12 long poll): what other processes
+   * create or release, and leases that expire, are found this late at most. Creates and releases
+   * in this process wake it at once.
+   * @default 200
+   */
+  claimPollMs?: number;
   /** @default Date.now */
   now?: () => number;
 }

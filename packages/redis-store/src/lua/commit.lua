@@ -14,6 +14,7 @@ KEYS[1]  state hash        <prefix>:{op}:state
 KEYS[2]  events stream     <prefix>:{op}:events
 KEYS[3]  timeline list     <prefix>:{op}:timeline
 KEYS[4]  lease string      <prefix>:{op}:lease
+KEYS[5]  (optional) idempotency result   <prefix>:{op}:appended:<key>
 ARGV[1]  base sequence: the stored sequence this batch extends
 ARGV[2]  sequence after the batch
 ARGV[3]  "1" when the batch ends the execution (terminal status), else "0"
@@ -22,8 +23,11 @@ ARGV[5]  events retained per stream (exact MAXLEN)
 ARGV[6]  ms a terminal execution is kept (PEXPIRE on every key of the execution)
 ARGV[7]  shard channel to notify       <prefix>:{op}:live (same hash slot as the keys)
 ARGV[8]  n, the number of events
-ARGV[9 .. 8+2n]      id, envelope JSON for each event, in order (ids strictly increasing)
-ARGV[9+2n ..]        new timeline entries as JSON, oldest first
+ARGV[9]  lease holder the batch is fenced by, "" for none: it lands only while this holds KEYS[4]
+ARGV[10] with KEYS[5]: the result to remember under the idempotency key
+ARGV[11] with KEYS[5]: ms to remember it
+ARGV[12 .. 11+2n]    id, envelope JSON for each event, in order (ids strictly increasing)
+ARGV[12+2n ..]       new timeline entries as JSON, oldest first
 
 Returns
   {1}          committed
@@ -33,28 +37,34 @@ Returns
   {-2}         conflict: the stored sequence is not ARGV[1]
   {-3}         terminal: the execution already ended
   {-4}         the first id is not after the stream's top (ids out of order); nothing written
+  {-5}         lease lost: ARGV[9] does not hold the lease; nothing written
+  {3}          duplicate: KEYS[5] already remembers a result; nothing written
 ]]
 local stored = redis.call('HMGET', KEYS[1], 'seq', 'terminal')
 if not stored[1] then return {-1} end
-if stored[1] ~= ARGV[1] then return {-2} end
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return {3} end
+-- Terminal before the lease: an end deletes the lease, and the caller must learn of the end.
 if stored[2] == '1' then return {-3} end
+if ARGV[9] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[9] then return {-5} end
+if stored[1] ~= ARGV[1] then return {-2} end
 
 local count = tonumber(ARGV[8])
-local first = redis.pcall('XADD', KEYS[2], ARGV[9], 'e', ARGV[10])
+local first = redis.pcall('XADD', KEYS[2], ARGV[12], 'e', ARGV[13])
 if type(first) == 'table' and first.err then return {-4} end
-local envelopes = {ARGV[10]}
+local envelopes = {ARGV[13]}
 for index = 2, count do
-  local at = 7 + 2 * index
+  local at = 10 + 2 * index
   redis.call('XADD', KEYS[2], ARGV[at], 'e', ARGV[at + 1])
   envelopes[index] = ARGV[at + 1]
 end
 redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[5])
 
-local timelineFrom = 9 + 2 * count
+local timelineFrom = 12 + 2 * count
 if #ARGV >= timelineFrom then
   redis.call('RPUSH', KEYS[3], unpack(ARGV, timelineFrom))
 end
 redis.call('HSET', KEYS[1], 'head', ARGV[4], 'seq', ARGV[2], 'terminal', ARGV[3])
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[10], 'PX', ARGV[11]) end
 
 -- Subscribers get the batch itself, so fan-out needs no read; a lost message is caught up by
 -- cursor from the stream, which this same script has already written.

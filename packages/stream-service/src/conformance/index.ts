@@ -4,6 +4,7 @@ import { creationAndAppendRules } from './creation-and-append.ts';
 import { handoverRules } from './handover.ts';
 import { lifecycleRules } from './lifecycle.ts';
 import { unfinishedLimitRules } from './limits.ts';
+import { producerApiRules } from './producer-api.ts';
 import { subscribeRules } from './subscribe.ts';
 import type { ConformanceTarget } from './target.ts';
 
@@ -21,5 +22,6 @@ export function describeConformance(target: ConformanceTarget): void {
     unfinishedLimitRules(target);
     cancelRules(target);
     handoverRules(target);
+    producerApiRules(target);
   });
 }

@@ -4,6 +4,7 @@ import {
   type Envelope,
   type ExecutionHead,
   type ExecutionSnapshot,
+  type ExecutionType,
   isTerminalStatus,
   type OperationId,
   splitSnapshot,
@@ -12,11 +13,13 @@ import {
 import { InvalidInputError } from '../errors.ts';
 import type {
   CommitBatch,
+  CommitFences,
   CommitOutcome,
   ExecutionRecord,
   ExecutionState,
   LiveListener,
   RetentionInfo,
+  StoredLease,
   StreamBackend,
   UnfinishedReservation,
 } from '../types.ts';
@@ -52,6 +55,11 @@ interface StoredExecution {
   events: RetainedEvents;
   expiresAt: number | null;
   lease: { holder: string; expiresAt: number } | null;
+  /**
+   * Results of producers' appends by idempotency key, oldest first, each until it expires; at
+   * most `maxEventsPerStream` (every one stands for a batch of at least one event).
+   */
+  appended: Map<string, { result: string; expiresAt: number }>;
 }
 
 /**
@@ -103,6 +111,7 @@ export class MemoryBackend implements StreamBackend {
       events: new RetainedEvents(first),
       expiresAt: null,
       lease: null,
+      appended: new Map(),
     });
     if (!isTerminalStatus(head.status)) this.#unfinished.add(record.operationId);
     if (record.idempotencyKey !== null) {
@@ -140,10 +149,30 @@ export class MemoryBackend implements StreamBackend {
     return this.#get(operationId)?.head ?? null;
   }
 
-  async commit(operationId: OperationId, batch: CommitBatch): Promise<CommitOutcome> {
+  async commit(
+    operationId: OperationId,
+    batch: CommitBatch,
+    fences: CommitFences = {},
+  ): Promise<CommitOutcome> {
     const stored = this.#get(operationId);
     if (!stored) return 'missing';
+    const { idempotency, leaseHolder } = fences;
+    if (idempotency && this.#appendedResult(stored, idempotency.key) !== null) return 'duplicate';
+    // Terminal before the lease: an end clears the lease, and the caller must learn of the end.
+    if (isTerminalStatus(stored.head.status)) return 'conflict';
+    if (leaseHolder !== undefined && this.#leaseOf(stored)?.holder !== leaseHolder) {
+      return 'lease-lost';
+    }
     if (stored.head.sequence !== batch.baseSequence) return 'conflict';
+    if (idempotency) {
+      stored.appended.set(idempotency.key, {
+        result: idempotency.result,
+        expiresAt: this.#now() + idempotency.ttlMs,
+      });
+      if (stored.appended.size > this.#maxEvents) {
+        stored.appended.delete(stored.appended.keys().next().value as string);
+      }
+    }
     stored.events.append(batch.envelopes, this.#maxEvents);
     stored.head = batch.head;
     stored.timeline.push(...batch.timelineEntries);
@@ -156,6 +185,11 @@ export class MemoryBackend implements StreamBackend {
     const listeners = this.#listeners.get(operationId);
     if (listeners) for (const listener of [...listeners]) listener.onEvents(batch.envelopes);
     return 'committed';
+  }
+
+  async readAppended(operationId: OperationId, key: string): Promise<string | null> {
+    const stored = this.#get(operationId);
+    return stored ? this.#appendedResult(stored, key) : null;
   }
 
   async readAfter(operationId: OperationId, after: Cursor, limit: number): Promise<Envelope[]> {
@@ -219,19 +253,47 @@ export class MemoryBackend implements StreamBackend {
     return { operationIds, nextCursor: position > 0 ? String(position) : null };
   }
 
-  async acquireLease(operationId: OperationId, holder: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(
+    operationId: OperationId,
+    holder: string,
+    ttlMs: number,
+    renewOnly = false,
+  ): Promise<boolean> {
     const stored = this.#get(operationId);
     if (!stored || isTerminalStatus(stored.head.status)) return false;
-    const now = this.#now();
-    if (stored.lease && stored.lease.holder !== holder && stored.lease.expiresAt > now)
+    const current = this.#leaseOf(stored);
+    if (renewOnly ? current?.holder !== holder : current && current.holder !== holder) {
       return false;
-    stored.lease = { holder, expiresAt: now + ttlMs };
+    }
+    stored.lease = { holder, expiresAt: this.#now() + ttlMs };
     return true;
   }
 
-  async releaseLease(operationId: OperationId, holder: string): Promise<void> {
+  async releaseLease(operationId: OperationId, holder: string): Promise<boolean> {
     const stored = this.#get(operationId);
-    if (stored?.lease?.holder === holder) stored.lease = null;
+    if (!stored || this.#leaseOf(stored)?.holder !== holder) return false;
+    stored.lease = null;
+    return true;
+  }
+
+  async readLease(operationId: OperationId): Promise<StoredLease | null> {
+    const stored = this.#get(operationId);
+    const lease = stored ? this.#leaseOf(stored) : null;
+    return lease ? { holder: lease.holder, expiresAtMs: lease.expiresAt } : null;
+  }
+
+  async claimCandidates(
+    types: readonly ExecutionType[] | null,
+    limit: number,
+  ): Promise<OperationId[]> {
+    const candidates: OperationId[] = [];
+    for (const operationId of this.#unfinished) {
+      if (candidates.length >= limit) break;
+      const stored = this.#get(operationId);
+      if (!stored || this.#leaseOf(stored)) continue;
+      if (types === null || types.includes(stored.record.type)) candidates.push(operationId);
+    }
+    return candidates;
   }
 
   async listUnfinished(limit: number): Promise<OperationId[]> {
@@ -291,6 +353,19 @@ export class MemoryBackend implements StreamBackend {
       return undefined;
     }
     return stored;
+  }
+
+  /** The lease in force, `null` when none or expired. */
+  #leaseOf(stored: StoredExecution): { holder: string; expiresAt: number } | null {
+    return stored.lease && stored.lease.expiresAt > this.#now() ? stored.lease : null;
+  }
+
+  #appendedResult(stored: StoredExecution, key: string): string | null {
+    const entry = stored.appended.get(key);
+    if (!entry) return null;
+    if (entry.expiresAt > this.#now()) return entry.result;
+    stored.appended.delete(key);
+    return null;
   }
 
   #release(ownerId: string, operationId: OperationId): void {
