@@ -1,12 +1,6 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { RedisClient } from '@execstream/redis-store';
-import {
-  type HttpError,
-  httpErrorOf,
-  INTERNAL_ERROR,
-  OPERATION_ID_INVALID,
-  sendHttpError,
-} from '@execstream/sse';
+import { type HttpError, httpErrorOf, INTERNAL_ERROR, OPERATION_ID_INVALID } from '@execstream/sse';
 import cookie from '@fastify/cookie';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -92,27 +86,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Node answers an HTTP/1.1 request without Host itself, with a bare 400; the onRequest hook
     // answers it instead, in the CONTRACT §7 shape like every other refusal.
     http: { requireHostHeader: false },
-    routerOptions: {
-      maxParamLength: 256,
-      // Raised while routing, before any hook: the answer is written to the raw response.
-      onBadUrl: (path, req, res) => {
-        res.setHeader('X-Request-Id', requestIdOf(req));
-        sendHttpError(
-          res,
-          routeOf(path).route?.badUrl ?? {
-            status: 400,
-            code: 'BAD_REQUEST',
-            message: 'The URL has a malformed percent-encoding',
-          },
-        );
-      },
+    routerOptions: { maxParamLength: 256 },
+    // Errors raised while routing, before any hook (a malformed percent-escape, a path parameter
+    // over its length): answered here in the CONTRACT §7 shape with the request's id, and
+    // logged, where Fastify would answer with its own body and nothing else.
+    frameworkErrors: (error, req, reply) => {
+      reply.header('X-Request-Id', req.id);
+      logWhenClosed(req, reply);
+      const answer = routingErrorOf(error, routeOf(req.url).route?.badUrl);
+      if (answer === INTERNAL_ERROR) logger.error({ reqId: req.id, err: error }, 'routing failed');
+      sendError(reply, answer);
     },
   });
   clientErrors.watch(app.server);
 
-  app.addHook('onRequest', (req, reply, done) => {
-    // On the raw response: streams take it over from Fastify (hijack), and keep its headers.
-    reply.raw.setHeader('X-Request-Id', req.id);
+  /** The access log line of a request, written when its response closes. */
+  function logWhenClosed(req: FastifyRequest, reply: FastifyReply): void {
     const started = performance.now();
     // Streams write to the raw response and outlive Fastify's own lifecycle: log on its close.
     reply.raw.once('close', () => {
@@ -128,6 +117,12 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         'request',
       );
     });
+  }
+
+  app.addHook('onRequest', (req, reply, done) => {
+    // On the raw response: streams take it over from Fastify (hijack), and keep its headers.
+    reply.raw.setHeader('X-Request-Id', req.id);
+    logWhenClosed(req, reply);
     const hostProblem = hostProblemOf(req.raw);
     // Answered here, before any route: `done` is not called.
     if (hostProblem) return sendError(reply, hostProblem);
@@ -263,6 +258,29 @@ function frameworkErrorOf(error: unknown, bodyLimit: number): HttpError | null {
         code: (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z]+/g, '_'),
         message: STATUS_CODES[status] ?? 'Bad request',
       };
+  }
+}
+
+/**
+ * The answer for an error raised while routing: a malformed percent-escape or a path parameter
+ * over its length (Fastify's `FST_ERR_BAD_URL`, `FST_ERR_MAX_PARAM_LENGTH`) is the route's own
+ * answer for a bad path when it has one (`OPERATION_ID_INVALID`: the only parameter is the
+ * operation id), else a 400 or 414; anything else is the server's fault.
+ */
+function routingErrorOf(error: { code?: string }, badPath: HttpError | undefined): HttpError {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return (
+        badPath ?? {
+          status: 400,
+          code: 'BAD_REQUEST',
+          message: 'The URL has a malformed percent-encoding',
+        }
+      );
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return badPath ?? { status: 414, code: 'URI_TOO_LONG', message: 'The URL path is too long' };
+    default:
+      return INTERNAL_ERROR;
   }
 }
 

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { TRPCClientError } from '@trpc/client';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, OWNER_B, startTestServer } from './support/server.ts';
@@ -219,6 +221,40 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(errorBody(res.body).code).toBe(code);
     }
+  });
+
+  it("answers an operation id past the router's 256-character bound as any other bad id, with X-Request-Id, and logs it", async () => {
+    let logged = '';
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logged += chunk;
+        done();
+      },
+    });
+    await using server = await startTestServer({}, { logger: pino({ level: 'info' }, sink) });
+    const id = `op_${'a'.repeat(300)}`;
+    for (const path of [`/v1/executions/${id}/stream`, `/v1/ai/executions/${id}/ag-ui-stream`]) {
+      // Fastify answered these with its own 414 body (FST_ERR_MAX_PARAM_LENGTH), no request id.
+      const res = await rawRequest(server.url, {
+        path,
+        headers: { ...asA, 'X-Request-Id': 'long-1' },
+      });
+      expect(res.status, path).toBe(400);
+      expect(res.headers['x-request-id']).toBe('long-1');
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(errorBody(res.body)).toEqual({
+        code: 'OPERATION_ID_INVALID',
+        message: expect.any(String),
+      });
+    }
+    // A malformed percent-escape takes the same path through the router.
+    const escaped = await rawRequest(server.url, { path: '/v1/executions/op_%E0%A4%A/stream' });
+    expect(escaped.status).toBe(400);
+    expect(escaped.headers['x-request-id']).toMatch(/.+/);
+    expect(errorBody(escaped.body).code).toBe('OPERATION_ID_INVALID');
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = logged.split('\n').filter((line) => line.includes('"reqId":"long-1"'));
+    expect(lines.map((line) => JSON.parse(line).status)).toEqual([400, 400]);
   });
 
   it('answers a missing, repeated or malformed Host with 400 on every route (RFC 9112 §3.2)', async () => {
