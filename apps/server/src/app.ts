@@ -130,7 +130,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error, req, reply) => {
-    const known = httpErrorOf(error) ?? frameworkErrorOf(error, options.bodyLimit);
+    // A route may have a body limit of its own (the sign-in routes): a 413 names that one.
+    const bodyLimit = req.routeOptions.bodyLimit ?? options.bodyLimit;
+    const known = httpErrorOf(error) ?? frameworkErrorOf(error, bodyLimit);
     if (!known) logger.error({ reqId: req.id, err: error }, 'request failed');
     sendError(reply, known ?? INTERNAL_ERROR);
   });

@@ -558,6 +558,19 @@ describe('CORS and cross-site writes (CONTRACT §9)', () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 
+  it("refuses a sign-in body over the routes' own 32 KiB limit with 413 naming that limit", async () => {
+    await using server = await startTestServer();
+    const body = JSON.stringify({ message: 'x'.repeat(40_000), signature: '0x00' });
+    for (const path of ['/v1/auth/siwe/challenge', '/v1/auth/siwe/verify']) {
+      const res = await postJson(server.url, path, body);
+      expect(res.status, path).toBe(413);
+      const error = errorOf(res);
+      expect(error.code).toBe('PAYLOAD_TOO_LARGE');
+      // The global limit (256 KiB) is not the one this body passed.
+      expect(error.message).toBe('The request body is larger than 32768 bytes');
+    }
+  });
+
   it('serves the auth routes their methods only: 405 with Allow for the rest', async () => {
     await using server = await startTestServer();
     for (const [method, path, allow] of [
