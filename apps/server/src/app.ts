@@ -1,4 +1,6 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { RedisClient } from '@execstream/redis-store';
 import { type HttpError, httpErrorOf, INTERNAL_ERROR, OPERATION_ID_INVALID } from '@execstream/sse';
 import cookie from '@fastify/cookie';
@@ -93,12 +95,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (error, req, reply) => {
       reply.header('X-Request-Id', req.id);
       logWhenClosed(req, reply);
-      const answer = routingErrorOf(error, routeOf(req.url).route?.badUrl);
+      const answer = req.url.startsWith('/')
+        ? routingErrorOf(error, routeOf(req.url).route?.badUrl)
+        : // An authority (`CONNECT host:port`) or absolute URL: this server is no proxy.
+          { status: 400, code: 'BAD_REQUEST', message: 'The request target must be a path' };
       if (answer === INTERNAL_ERROR) logger.error({ reqId: req.id, err: error }, 'routing failed');
       sendError(reply, answer);
     },
   });
   clientErrors.watch(app.server);
+  answerConnect(app);
 
   /** The access log line of a request, written when its response closes. */
   function logWhenClosed(req: FastifyRequest, reply: FastifyReply): void {
@@ -161,6 +167,27 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     skipOnError: true,
   });
   return app;
+}
+
+/**
+ * `CONNECT` goes through the route table like every other method (405 with `Allow` on a route,
+ * 404 elsewhere): Node hands it to a `connect` listener rather than to the request handler, and
+ * without one it closed the socket with no answer at all. This server tunnels nothing, so the
+ * response closes the connection.
+ */
+function answerConnect(app: FastifyInstance): void {
+  app.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    // Node took its own listeners off the socket: a reset must not become an uncaught error.
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    app.routing(req, res);
+  });
 }
 
 /** Request headers a listed origin may send (CONTRACT §9), and response headers it may read. */

@@ -7,6 +7,7 @@ import type { RunningServer } from '../src/index.ts';
 import { rawRequest } from './support/http.ts';
 import { OWNER_A, OWNER_B, startTestServer, twoInstances } from './support/server.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
+import { exchange } from './support/wire.ts';
 
 const asA = { 'X-API-KEY': OWNER_A.key };
 const asB = { 'X-API-KEY': OWNER_B.key };
@@ -245,6 +246,32 @@ describe('request bounds (CONTRACT §8)', () => {
         expect(res.headers['x-request-id']).toMatch(/.+/);
       }
     }
+  });
+  it('answers CONNECT like any other method: 405 with Allow on a route, 404 elsewhere, 400 for a tunnel, then closes', async () => {
+    await using server = await startTestServer();
+    const { host } = new URL(server.url);
+    // Node hands CONNECT to a listener of its own; without one the socket closed unanswered.
+    for (const { target, status, allow } of [
+      { target: '/v1/openapi.json', status: 405, allow: 'GET, HEAD' },
+      { target: '/v1/trpc/v2.executions.submit', status: 405, allow: 'GET, POST' },
+      { target: '/v1/executions/op_abc/stream', status: 405, allow: 'GET' },
+      { target: '/nowhere', status: 404, allow: undefined },
+      // A tunnel's authority is not a path: this server is no proxy.
+      { target: 'example.com:443', status: 400, allow: undefined },
+    ]) {
+      const res = await exchange(server.url, [
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${host}\r\nX-API-KEY: ${OWNER_A.key}\r\n\r\n`,
+      ]);
+      expect(res.status, target).toBe(status);
+      expect(res.headers.allow, target).toBe(allow);
+      expect(res.headers.connection).toBe('close');
+      expect(res.headers['x-request-id']).toMatch(/.+/);
+      expect(errorOf(res.body).code).toBe(
+        { 405: 'METHOD_NOT_ALLOWED', 404: 'NOT_FOUND', 400: 'BAD_REQUEST' }[status],
+      );
+    }
+    // The server goes on serving.
+    expect((await rawRequest(server.url, { path: '/healthz' })).status).toBe(200);
   });
 });
 
