@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
 import { collectGarbage } from './support/gc.ts';
@@ -52,6 +53,31 @@ describe('streams on real networks', () => {
     const client = trpcClient(server.url, OWNER_A.key);
     const done = await collectSubscription(client, { operationId, lastEventId: terminal?.cursor });
     expect(done).toEqual({ events: [], error: null });
+  });
+
+  it('honours Connection: close on every stream surface: the socket closes once the stream ends', async () => {
+    await using server = await startTestServer();
+    const { operationId, producer } = await runningExecution(server);
+    await producer.complete({ ok: true });
+    const { host } = new URL(server.url);
+    const trpc = new URL(trpcStreamUrl(server.url, { operationId }));
+    for (const path of [
+      `/v1/executions/${operationId}/stream`,
+      `/v1/ai/executions/${operationId}/ag-ui-stream`,
+      `${trpc.pathname}${trpc.search}`,
+    ]) {
+      // A completed execution: the stream sends its snapshot and ends. The server then closes the
+      // socket, as the request asked; a fixed "Connection: keep-alive" kept it open for the
+      // keep-alive timeout.
+      const answer = await untilServerCloses(
+        server.url,
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nX-API-KEY: ${OWNER_A.key}\r\nConnection: close\r\n\r\n`,
+      );
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase();
+      expect(head, path).toMatch(/^http\/1\.1 200/);
+      expect(head).toContain('\r\nconnection: close');
+      expect(head).not.toContain('keep-alive');
+    }
   });
 
   it('ends open streams on shutdown so clients resume elsewhere, and stops accepting', async () => {
@@ -138,3 +164,19 @@ describe('streams on real networks', () => {
     });
   });
 });
+
+/** Writes one request on a connection of its own and reads until the server closes it. */
+function untilServerCloses(baseUrl: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    socket.on('end', () => resolve(received));
+    socket.on('error', reject);
+    socket.write(request);
+  });
+}

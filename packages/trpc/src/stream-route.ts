@@ -73,7 +73,6 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
     },
     preamble: event('connected', '{}'),
     ping: event('ping'),
