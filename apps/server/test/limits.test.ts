@@ -93,6 +93,38 @@ describe('open streams per principal (CONTRACT §8), across instances on one Red
   });
 });
 
+describe('open streams per principal: what needs no store read is checked before the slot', () => {
+  it('answers a malformed cursor 400 CURSOR_INVALID on every surface to an owner at its limit', async () => {
+    await using server = await startTestServer({ EXECSTREAM_MAX_STREAMS_PER_OWNER: '1' });
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const id = record.operationId;
+    const held = await openStream(server.url, id, asA);
+    expect(held.status).toBe(200);
+    for (const path of [`/v1/executions/${id}/stream`, `/v1/ai/executions/${id}/ag-ui-stream`]) {
+      for (const cursor of ['garbage', '1-2-3']) {
+        const res = await rawRequest(server.url, {
+          path,
+          headers: { ...asA, 'Last-Event-ID': cursor },
+        });
+        expect(res.status, `${path} ${cursor}`).toBe(400);
+        expect(errorOf(res.body).code).toBe('CURSOR_INVALID');
+      }
+    }
+    const viaTrpc = await collectSubscription(trpcClient(server.url, OWNER_A.key), {
+      operationId: id,
+      lastEventId: 'garbage',
+    });
+    expect((viaTrpc.error as TRPCClientError<never>).data).toMatchObject({
+      code: 'BAD_REQUEST',
+      httpStatus: 400,
+    });
+    // A well-formed request is still the 429 of the limit.
+    const refused = await openStream(server.url, id, asA);
+    expect(refused.status).toBe(429);
+    held.close();
+  });
+});
+
 describe('executions not yet terminal per principal (CONTRACT §8), across instances', () => {
   it('refuses submit past the limit with 429 and Retry-After, leaves other owners alone, and counts a slot free once a run ends', async () => {
     await using cluster = await twoInstances({ EXECSTREAM_MAX_UNFINISHED_PER_OWNER: '3' });

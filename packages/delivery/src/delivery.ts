@@ -1,5 +1,9 @@
 import type { Envelope, OperationId } from '@execstream/event-schema';
-import type { ExecutionStreams, ExecutionSubscription } from '@execstream/stream-service';
+import {
+  type ExecutionStreams,
+  type ExecutionSubscription,
+  parseResumeCursor,
+} from '@execstream/stream-service';
 import { dataOf } from './encode.ts';
 import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
@@ -74,8 +78,11 @@ export interface Delivery extends AsyncIterable<Delivered> {
  * @throws ExecutionNotFoundError, TooManyStreamsError, CursorInvalidError, StoreUnavailableError
  */
 export async function openDelivery(options: OpenDeliveryOptions): Promise<Delivery> {
-  // The slot first: an owner at its limit is refused by one cheap call, before any read of the
-  // execution, so a client retrying in a loop costs the store nothing else.
+  // What needs no store read first: a malformed cursor is 400 whatever the owner holds.
+  parseResumeCursor(options.cursor);
+  // Then the slot: an owner at its limit is refused by one cheap call, before any read of the
+  // execution, so a client retrying in a loop costs the store nothing else. (An unknown execution
+  // takes a read to tell: at the limit, it is the 429 too.)
   const slot = options.slots ? await acquireSlot(options.slots, options.ownerId) : null;
   let subscription: ExecutionSubscription;
   try {

@@ -178,14 +178,24 @@ describe('a delivery holds a stream slot', () => {
     await expect(readAll(delivery)).rejects.toBe(failing);
   });
 
-  it('and gives it back when subscribing throws (a malformed cursor)', async () => {
+  it('and gives it back when subscribing throws (an unknown execution)', async () => {
     setUp();
-    const operationId = await running();
-    await expect(open(operationId, { cursor: 'not-a-cursor' })).rejects.toMatchObject({
-      code: 'CURSOR_INVALID',
+    await expect(open('op_01JWZEE2MF30KVRMRX53N88VA4' as OperationId)).rejects.toMatchObject({
+      code: 'EXECUTION_NOT_FOUND',
     });
     expect(slots.releaseCalls).toEqual([1]);
     expect(slots.held).toBe(0);
+  });
+
+  it('never takes one for a malformed cursor: refused before the slot, whatever the owner holds', async () => {
+    setUp();
+    const operationId = await running();
+    const held = [await open(operationId), await open(operationId)];
+    await expect(open(operationId, { cursor: 'not-a-cursor' })).rejects.toMatchObject({
+      code: 'CURSOR_INVALID',
+    });
+    expect(slots.releaseCalls).toEqual([0, 0]);
+    for (const delivery of held) delivery.close();
   });
 
   it('and gives it back at once when there is nothing to send (the SSE 204)', async () => {

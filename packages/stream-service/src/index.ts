@@ -4,5 +4,10 @@ export * from './errors.ts';
 export * from './memory/index.ts';
 export { ExecutionProducer } from './producer.ts';
 export { IDEMPOTENCY_TTL_MS, PRODUCER_LIMITS } from './producer-api.ts';
-export { createStreamService, HISTORY_LIMIT, LIST_LIMIT } from './service.ts';
+export {
+  createStreamService,
+  HISTORY_LIMIT,
+  LIST_LIMIT,
+  parseResumeCursor,
+} from './service.ts';
 export * from './types.ts';

@@ -190,7 +190,7 @@ export function createStreamService(
     },
 
     async readHistory(operationId, historyOptions = {}) {
-      const after = parseCursorOption(historyOptions.after ?? null) ?? START_CURSOR;
+      const after = parseResumeCursor(historyOptions.after ?? null) ?? START_CURSOR;
       const limit = clampLimit(historyOptions.limit, HISTORY_LIMIT);
       await readHeadOrThrow(operationId);
       const [events, retention] = await Promise.all([
@@ -219,7 +219,7 @@ export function createStreamService(
     },
 
     async subscribe(operationId, subscribeOptions = {}) {
-      const cursor = parseCursorOption(subscribeOptions.cursor ?? null);
+      const cursor = parseResumeCursor(subscribeOptions.cursor ?? null);
       openSubscriptions++;
       const subscription = new LiveSubscription({
         backend,
@@ -267,8 +267,13 @@ export function createStreamService(
   return service;
 }
 
-/** `null`/empty: no cursor. `0` and `0-0`: from the start. Anything else must be `<ms>-<seq>`. */
-function parseCursorOption(cursor: string | null): string | null {
+/**
+ * A reader's resume cursor as the service reads it: `null`/empty is no cursor; `0` and `0-0`
+ * are from the start (`0-0`); anything else must be `<ms>-<seq>`. Checked without a store read,
+ * so a surface may refuse a malformed cursor before spending anything on the request.
+ * @throws CursorInvalidError
+ */
+export function parseResumeCursor(cursor: string | null): string | null {
   if (cursor === null || cursor === '') return null;
   if (cursor === '0' || cursor === START_CURSOR) return START_CURSOR;
   if (!CursorSchema.safeParse(cursor).success) throw new CursorInvalidError();
