@@ -540,6 +540,50 @@ describe('CORS and cross-site writes (CONTRACT §9)', () => {
     );
   });
 
+  it("tells a foreign-origin cookie write 403 whatever its body type, before the type's 415", async () => {
+    await using server = await startTestServer({ EXECSTREAM_CORS_ORIGINS: WEB_APP });
+    const { cookie } = await signIn(server.url, newWallet());
+    const mine = JSON.parse((await submit(server.url, { cookie })).body).result.data.operationId;
+    // What a page on another site can send without a preflight: a form, text/plain, no type.
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      undefined,
+    ]) {
+      for (const [procedure, body] of [
+        ['submit', '{"type":"swap"}'],
+        ['cancel', JSON.stringify({ operationId: mine })],
+      ] as const) {
+        const res = await rawRequest(server.url, {
+          method: 'POST',
+          path: `/v1/trpc/v2.executions.${procedure}`,
+          headers: {
+            cookie,
+            Origin: 'https://evil.example',
+            ...(type ? { 'Content-Type': type } : {}),
+          },
+          body,
+        });
+        expect(res.status, `${procedure} ${type}`).toBe(403);
+        expect(JSON.parse(res.body).error.data).toMatchObject({ code: 'FORBIDDEN' });
+      }
+    }
+    // Nothing landed: one execution, still accepted.
+    expect((await list(server.url, { cookie })).map((item) => item.operationId)).toEqual([mine]);
+    expect(JSON.parse((await get(server.url, mine, { cookie })).body).result.data.status).toBe(
+      'accepted',
+    );
+    // From the page's own origin, a body that is not JSON is still refused for its type.
+    const own = await rawRequest(server.url, {
+      method: 'POST',
+      path: '/v1/trpc/v2.executions.submit',
+      headers: { cookie, Origin: WEB_APP, 'Content-Type': 'text/plain' },
+      body: '{"type":"swap"}',
+    });
+    expect(own.status).toBe(415);
+  });
+
   it('limits the challenges one address may ask for', async () => {
     await using server = await startTestServer({ EXECSTREAM_MAX_CHALLENGES_PER_MINUTE: '3' });
     const wallet = newWallet();

@@ -55,14 +55,21 @@ export async function trpcRoutes(app: FastifyInstance, options: TrpcRouteOptions
             options.principalOf(req, connectionParams),
           );
         }
+        const type = req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
         // The API speaks JSON alone: tRPC then treats these as any other type it does not read,
         // ignored on a GET and refused on a POST (415).
-        const type = req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
-        if (type && NOT_JSON_BODIES.has(type)) {
-          // A form's POST is how another site writes blind with a visitor's cookie: it is told
-          // 403 (CONTRACT §9) before it is told its body is of the wrong type.
-          if (req.method === 'POST') await options.principalOf(req, null);
-          delete req.raw.headers['content-type'];
+        if (type && NOT_JSON_BODIES.has(type)) delete req.raw.headers['content-type'];
+        // A POST that is not JSON (a form, text/plain, no type at all) is what another site can
+        // send blind, without a preflight, with a visitor's cookie: it is told 403 (CONTRACT §9)
+        // before it is told its body is of the wrong type. A caller refused so is let through to
+        // tRPC as JSON: tRPC checks the type before its context, and the context (the same
+        // caller, resolved once) answers the refusal in tRPC's shape before any body is read.
+        if (req.method === 'POST' && type !== 'application/json') {
+          const refused = await options.principalOf(req, null).then(
+            () => false,
+            () => true,
+          );
+          if (refused) req.raw.headers['content-type'] = 'application/json';
         }
         return fastifyRequestHandler({
           router: options.router,
