@@ -334,7 +334,7 @@ describe('metrics and logs', () => {
     expect(scraped.body).toContain('execstream_streams_active');
   });
 
-  it('never logs a credential, whatever the URL carries', async () => {
+  it('never logs a credential, whatever the URL or the request id carries', async () => {
     let logged = '';
     const sink = new Writable({
       write(chunk, _encoding, done) {
@@ -357,6 +357,24 @@ describe('metrics and logs', () => {
       `/v1/trpc/v2.executions.get?${params(JSON.stringify({ apiKey: secret }))}&input=${encodeURIComponent(JSON.stringify({ operationId: record.operationId }))}`,
     ];
     for (const path of attempts) await rawRequest(server.url, { path });
+    // The key sent as the request id too, beside itself or in the query: the id is replaced.
+    for (const request of [
+      { path: '/v1/trpc/v2.executions.list', headers: { 'X-API-KEY': secret } },
+      { path: `/v1/executions/${record.operationId}/stream?apiKey=${secret}` },
+      { path: '/v1/auth/session', headers: { cookie: `execstream_session=${secret}` } },
+    ] as { path: string; headers?: Record<string, string> }[]) {
+      const res = await rawRequest(server.url, {
+        ...request,
+        headers: { ...request.headers, 'X-Request-Id': secret },
+      });
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    // A request id that is no credential is kept, so traces join up.
+    const traced = await rawRequest(server.url, {
+      path: '/v1/trpc/v2.executions.list',
+      headers: { 'X-API-KEY': secret, 'X-Request-Id': 'trace-0001.abc' },
+    });
+    expect(traced.headers['x-request-id']).toBe('trace-0001.abc');
     await rawRequest(server.url, { path: `/%E0%A4%A?apiKey=${secret}` });
     expect(logged).toContain('"msg":"request"');
     expect(logged).not.toContain(secret);
