@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { redisCommand } from '@execstream/redis-testing';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { describe, expect, it } from 'vitest';
 import { collectGarbage } from './support/gc.ts';
 import { rawRequest } from './support/http.ts';
-import { OWNER_A, startTestServer } from './support/server.ts';
+import { OWNER_A, startServerOn, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { collectSubscription, trpcClient, trpcStreamUrl } from './support/trpc.ts';
 
@@ -78,6 +80,46 @@ describe('streams on real networks', () => {
       expect(head).toContain('\r\nconnection: close');
       expect(head).not.toContain('keep-alive');
     }
+  });
+
+  it('Last-Event-ID: 0 after a trim: the head snapshot stands for every retained event (docs/api.md §4)', async () => {
+    await using server = await startServerOn('redis');
+    const { operationId, producer } = await runningExecution(server);
+    for (let index = 0; index < 6; index++) await producer.timeline(`step ${index}`);
+    // The first events trimmed, as retention would: four remain.
+    const trimmed = await redisCommand(Number(new URL(server.redisUrl as string).port), [
+      'XTRIM',
+      `es:{${operationId}}:events`,
+      'MAXLEN',
+      '4',
+    ]);
+    expect(trimmed).toBeGreaterThan(0);
+    await producer.timeline('after the trim');
+    await producer.complete({ ok: true });
+    const head = await server.streams.getSnapshot(operationId);
+    for (const path of [
+      `/v1/executions/${operationId}/stream`,
+      `/v1/ai/executions/${operationId}/ag-ui-stream`,
+    ]) {
+      const read = await readSse(`${server.url}${path}`, { ...auth, 'Last-Event-ID': '0' });
+      expect(read.status, path).toBe(200);
+      // Everything comes from the head's snapshot: every retained event is in it, none is sent
+      // again (an AG-UI frame id is its canonical event's cursor, then `/` and a count).
+      const cursors = read.messages.map((message) => message.lastEventId.split('/')[0]);
+      expect(new Set(cursors), path).toEqual(new Set([head.cursor]));
+    }
+    const sse = await readSse(`${server.url}/v1/executions/${operationId}/stream`, {
+      ...auth,
+      'Last-Event-ID': '0',
+    });
+    expect(sse.messages.map((message) => message.event)).toEqual(['execution.snapshot']);
+    expect(JSON.parse(sse.messages[0]?.data ?? '').payload).toEqual(head);
+    // The decision and its reason are written where integrators read the resume rules.
+    const api = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+    expect(api).toContain(
+      'if the first has been trimmed, `execution.snapshot` at the head (which includes every retained event), then live',
+    );
+    expect(api).toContain("Why `0` after a trim sends the head's snapshot");
   });
 
   it('ends open streams on shutdown so clients resume elsewhere, and stops accepting', async () => {
