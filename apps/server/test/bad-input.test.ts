@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { TRPCClientError } from '@trpc/client';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { rawRequest } from './support/http.ts';
+import { capturedLog } from './support/log.ts';
 import { OWNER_A, OWNER_B, startTestServer } from './support/server.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
 import { exchange } from './support/wire.ts';
@@ -224,14 +223,8 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
   });
 
   it("answers an operation id past the router's 256-character bound as any other bad id, with X-Request-Id, and logs it", async () => {
-    let logged = '';
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        logged += chunk;
-        done();
-      },
-    });
-    await using server = await startTestServer({}, { logger: pino({ level: 'info' }, sink) });
+    const log = capturedLog('info');
+    await using server = await startTestServer({}, { logger: log.logger });
     const id = `op_${'a'.repeat(300)}`;
     for (const path of [`/v1/executions/${id}/stream`, `/v1/ai/executions/${id}/ag-ui-stream`]) {
       // Fastify answered these with its own 414 body (FST_ERR_MAX_PARAM_LENGTH), no request id.
@@ -253,7 +246,10 @@ describe('errors outside the routes keep the CONTRACT §7 shape', () => {
     expect(escaped.headers['x-request-id']).toMatch(/.+/);
     expect(errorBody(escaped.body).code).toBe('OPERATION_ID_INVALID');
     await new Promise((resolve) => setImmediate(resolve));
-    const lines = logged.split('\n').filter((line) => line.includes('"reqId":"long-1"'));
+    const lines = log
+      .text()
+      .split('\n')
+      .filter((line) => line.includes('"reqId":"long-1"'));
     expect(lines.map((line) => JSON.parse(line).status)).toEqual([400, 400]);
   });
 

@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import { ExecutionProducer } from '@execstream/stream-service';
 import type { TRPCClientError } from '@trpc/client';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/index.ts';
 import { rawRequest } from './support/http.ts';
+import { capturedLog } from './support/log.ts';
 import { OWNER_A, OWNER_B, startTestServer, twoInstances } from './support/server.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
 import { exchange } from './support/wire.ts';
@@ -335,14 +334,8 @@ describe('metrics and logs', () => {
   });
 
   it('never logs a credential, whatever the URL or the request id carries', async () => {
-    let logged = '';
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        logged += chunk;
-        done();
-      },
-    });
-    await using server = await startTestServer({}, { logger: pino({ level: 'trace' }, sink) });
+    const log = capturedLog('trace');
+    await using server = await startTestServer({}, { logger: log.logger });
     const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
     const producer = await ExecutionProducer.attach(server.streams, record.operationId);
     await producer.start();
@@ -376,7 +369,7 @@ describe('metrics and logs', () => {
     });
     expect(traced.headers['x-request-id']).toBe('trace-0001.abc');
     await rawRequest(server.url, { path: `/%E0%A4%A?apiKey=${secret}` });
-    expect(logged).toContain('"msg":"request"');
-    expect(logged).not.toContain(secret);
+    expect(log.text()).toContain('"msg":"request"');
+    expect(log.text()).not.toContain(secret);
   });
 });
