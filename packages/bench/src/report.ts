@@ -5,10 +5,13 @@ import { fileURLToPath } from 'node:url';
 /** One row of a results table: a measure and its value for each column (a backend). */
 export interface Measure {
   label: string;
-  /** Shown after the label, e.g. `events/s`, `ms`. */
+  /** Shown after the label, e.g. `events/s`, `ms`; none when empty. */
   unit: string;
-  /** `null` where the measure does not apply to that column. */
-  values: Record<string, number | null>;
+  /**
+   * `null` where the measure does not apply to that column; text for a cell that holds several
+   * figures (its legend belongs in the notes).
+   */
+  values: Record<string, number | string | null>;
 }
 
 /** What a suite hands back to the runner, which prints and stores it. */
@@ -20,6 +23,18 @@ export interface SuiteResult {
   measures: Measure[];
   /** Setup facts printed under the table (sizes, server settings). */
   notes: string[];
+  /**
+   * How to run it again, when more than `pnpm bench <suite>` (a selection in the environment).
+   * @default `pnpm bench <suite>`
+   */
+  command?: string;
+  /**
+   * The heading of the table's first column.
+   * @default 'measure'
+   */
+  rowHeader?: string;
+  /** The raw measurements behind the table, kept in the JSON results only. */
+  data?: unknown;
 }
 
 /** The repository root: results and docs are written relative to it. */
@@ -32,8 +47,9 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-export function formatNumber(value: number | null): string {
+export function formatNumber(value: number | string | null): string {
   if (value === null) return '–';
+  if (typeof value === 'string') return value;
   if (Number.isInteger(value) || Math.abs(value) >= 100) {
     return Math.round(value).toLocaleString('en-US');
   }
@@ -47,9 +63,9 @@ export function formatNumber(value: number | null): string {
  */
 export function markdownTable(result: SuiteResult): string {
   const rows = [
-    ['measure', ...result.columns],
+    [result.rowHeader ?? 'measure', ...result.columns],
     ...result.measures.map((measure) => [
-      `${measure.label} (${measure.unit})`,
+      measure.unit === '' ? measure.label : `${measure.label} (${measure.unit})`,
       ...result.columns.map((column) => formatNumber(measure.values[column] ?? null)),
     ]),
   ];
@@ -72,7 +88,7 @@ export function markdownTable(result: SuiteResult): string {
 export function markdownReport(result: SuiteResult, environment: Record<string, string>): string {
   const facts = Object.entries(environment).map(([key, value]) => `${key} ${value}`);
   return [
-    `Command: \`pnpm bench ${result.suite}\``,
+    `Command: \`${result.command ?? `pnpm bench ${result.suite}`}\``,
     '',
     markdownTable(result),
     '',

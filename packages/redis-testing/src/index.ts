@@ -4,6 +4,6 @@ export {
   type RedisClusterOptions,
   startRedisCluster,
 } from './cluster.ts';
-export { freePort } from './process.ts';
+export { freePort, spawnOwned, terminate } from './process.ts';
 export { type RespReply, redisCommand } from './resp.ts';
 export { type RedisServerHandle, type RedisServerOptions, startRedisServer } from './server.ts';
