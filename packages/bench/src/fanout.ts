@@ -47,7 +47,7 @@ function summarise(runs: CellRun[]): CellRun {
   };
 }
 
-const ratio = (value: number, base: number) => (value / base).toFixed(2);
+const ratio = (value: number, base: number) => formatNumber(value / base);
 
 function cellText(row: FanOutRow, cell: CellRun): string {
   const parts = [
