@@ -19,6 +19,11 @@ export interface CellRun {
   /** Events per second the publisher reached (open loop; short of the rate when it waits). */
   publishedPerSecond: number;
   delivered: number;
+  /**
+   * The share of one core the benchmark's own process (the readers) used meanwhile: near 1, its
+   * queueing is in the latencies.
+   */
+  harnessCpuShare: number;
   /** Readers that did not get every event exactly once, in order. */
   violations: number;
   /** Redis read commands per reader caused by the resume, beyond what publishing costs. */
@@ -194,6 +199,8 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
 
     const expected = readers.length * row.rounds;
     const start = await treeStats(target.pid);
+    const harnessStart = process.cpuUsage();
+    const harnessStartedAt = performance.now();
     const commandsBefore = await commandStats(redis.port);
     const published = publisher.ask<'done'>({
       type: 'run',
@@ -209,6 +216,9 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
     const { published: count, elapsedMs } = await published;
     await untilDoneOrStalled(() => delivered, expected);
     const done = await treeStats(target.pid);
+    const harness = process.cpuUsage(harnessStart);
+    const harnessCpuShare =
+      (harness.user + harness.system) / 1000 / (performance.now() - harnessStartedAt);
     const commands = delta(await commandStats(redis.port), commandsBefore);
 
     let resumeReadsPerReader: number | null = null;
@@ -234,6 +244,7 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
       userPerThousand: ((done.user - start.user) / delivered) * 1000,
       rssPerStream: (opened.rss - idle.rss) / readers.length,
       publishedPerSecond: count / (elapsedMs / 1000),
+      harnessCpuShare,
       delivered,
       violations: readers.filter((reader) => reader.rounds.join(',') !== inOrder).length,
       resumeReadsPerReader,

@@ -33,6 +33,7 @@ function summarise(runs: CellRun[]): CellRun {
     userPerThousand: pick('userPerThousand'),
     rssPerStream: pick('rssPerStream'),
     publishedPerSecond: pick('publishedPerSecond'),
+    harnessCpuShare: pick('harnessCpuShare'),
     delivered: pick('delivered'),
     violations: Math.max(...runs.map((run) => run.violations)),
     resumeReadsPerReader: resume ? null : pick('resumeReadsPerReader'),
@@ -92,7 +93,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
         const result = await runCell(row, server);
         byServer[server] = [...(byServer[server] ?? []), result];
         console.log(
-          `  ${row.key} ${server} run ${run}/${runs}: p50 ${formatNumber(result.p50)} ms, p99 ${formatNumber(result.p99)} ms, CPU ${formatNumber(result.cpuPerThousand)} ms/1k, ${result.violations} wrong (${Math.round((performance.now() - started) / 1000)} s)`,
+          `  ${row.key} ${server} run ${run}/${runs}: p50 ${formatNumber(result.p50)} ms, p99 ${formatNumber(result.p99)} ms, CPU ${formatNumber(result.cpuPerThousand)} ms/1k, ${result.violations} wrong, readers used ${formatNumber(result.harnessCpuShare)} of a core (${Math.round((performance.now() - started) / 1000)} s)`,
         );
       }
     }
@@ -165,6 +166,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
       'CPU: the server’s whole process tree (nginx’s master and worker) from /proc, from the first publish until every reader has every event. RSS: growth of the tree’s resident set while the streams opened and took their warm-up, per stream.',
       'Resume: 1 s into publishing every reader drops its connection, and 1 s later reconnects with `Last-Event-ID`, all at once. Reads per reader: `INFO commandstats` read commands (a Lua script’s calls included) over the run, less what publishing costs (calibrated on 20 events first), per reader.',
       ...resumeNotes,
+      `The readers’ process used at most ${formatNumber(Math.max(...Object.values(medians).flatMap((summary) => Object.values(summary).map((cell) => cell.harnessCpuShare))))} of a core in any cell (each cell’s share is in the JSON results): near 1, its own queueing adds to every column’s latency alike.`,
       'Readers, publisher, both Redis clients and the server share the machine’s cores; compare ratios within one run, not figures across machines.',
     ],
     data: {
