@@ -5,7 +5,7 @@ import { treeStats } from './proc.ts';
 import { PublisherProcess } from './publisher-client.ts';
 import { percentile } from './report.ts';
 import { BENCH_KEY, spawnBenchServer } from './server.ts';
-import { SseReader, type SseReaderOptions, wallClock } from './sse-reader.ts';
+import { monotonicMs, SseReader, type SseReaderOptions } from './sse-reader.ts';
 
 /** What one run of one row on one server measured. */
 export interface CellRun {
@@ -160,7 +160,7 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
     let delivered = 0;
     const onEvent = (_round: number, sentAt: number) => {
       delivered++;
-      latencies.push(wallClock() - sentAt);
+      latencies.push(monotonicMs() - sentAt);
     };
     const idle = await treeStats(target.pid);
     for (const id of ids) {

@@ -13,7 +13,7 @@ import { ExecutionProducer, type ExecutionStreams } from '@execstream/stream-ser
 import { NCHAN_PUBLISH_PATH } from './nchan.ts';
 import type { PublisherCommand, PublisherReply } from './publisher-client.ts';
 import { BENCH_OWNER } from './server.ts';
-import { eventTag, WARM_TAG, wallClock } from './sse-reader.ts';
+import { eventTag, monotonicMs, WARM_TAG } from './sse-reader.ts';
 
 /** Publishes one event's text to one execution (or channel). */
 type Publish = (execution: number, round: number, text: string) => Promise<void>;
@@ -131,7 +131,7 @@ process.on('message', (command: PublisherCommand) => {
         await Promise.all(
           current.ids.map(async (_, execution) => {
             for (let round = 0; round < command.count; round++) {
-              await current.publish(execution, round, `${WARM_TAG}${wallClock().toFixed(3)}`);
+              await current.publish(execution, round, `${WARM_TAG}${monotonicMs().toFixed(3)}`);
             }
           }),
         );

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 /**
  * What a benchmark event carries in its text, whatever the server wraps it in: its round (its
- * index within its execution) and when the publisher sent it, in ms since the epoch.
+ * index within its execution) and when the publisher sent it (`monotonicMs`).
  * `benchwarm:` marks warm-up events, which prove a reader is attached before measuring starts.
  */
 export const EVENT_TAG = 'bench:';
@@ -11,12 +11,17 @@ export const WARM_TAG = 'benchwarm:';
 
 /** The tag a publisher puts in event `round`, stamped now. */
 export function eventTag(round: number): string {
-  return `${EVENT_TAG}${round}:${wallClock().toFixed(3)}`;
+  return `${EVENT_TAG}${round}:${monotonicMs().toFixed(3)}`;
 }
 
-/** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
-export function wallClock(): number {
-  return performance.timeOrigin + performance.now();
+/**
+ * Milliseconds on the system's monotonic clock (CLOCK_MONOTONIC, one clock for every process on
+ * the machine), with microsecond resolution: a time stamped by the publisher's process compares
+ * with one read in the readers'. (`performance.timeOrigin` is anchored to the wall clock once
+ * per process, so two processes' readings can differ by whatever NTP slewed in between.)
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
 }
 
 export interface SseReaderOptions {
