@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { createClientErrorHandler } from './client-error.ts';
 import type { Logger } from './logger.ts';
 import { requestIdOf } from './request-id.ts';
+import { PRODUCER_ROUTES } from './routes/producer.ts';
 import { scrubSecrets } from './scrub.ts';
 
 export interface AppOptions {
@@ -59,6 +60,7 @@ function knownRoutes(metricsHere: boolean): KnownRoute[] {
       allow: 'GET, HEAD',
     },
     { pattern: /^\/v1\/openapi\.json$/, allow: 'GET, HEAD' },
+    ...PRODUCER_ROUTES,
   ];
 }
 

@@ -1,6 +1,7 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
 import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/delivery';
 import { parseRedisUrl } from '@execstream/redis-store';
+import { MAX_BATCH_SIZE } from '@execstream/stream-service';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -83,7 +84,30 @@ export const LIMIT_DEFAULTS = {
   maxChallengesPerMinute: 30,
   /** How long a wallet session lasts (24 h). */
   sessionTtlMs: 86_400_000,
+  /** Appends one producer key may make per second, all instances together (CONTRACT §12). */
+  producerAppendsPerSecond: 200,
+  /** Events in one producer append (CONTRACT §12: at most 100). */
+  producerMaxBatchEvents: 100,
 } as const;
+
+/** `key:name` pairs of an environment variable, `null` when unset or empty. */
+function bootstrapKeys(name: string, format: string) {
+  return z
+    .string()
+    .optional()
+    .transform((value, context): BootstrapKey[] | null => {
+      if (value === undefined || value.trim() === '') return null;
+      try {
+        return parseBootstrapKeys(value);
+      } catch (error) {
+        context.addIssue({
+          code: 'custom',
+          message: `${name} ${(error as Error).message} (format: ${format})`,
+        });
+        return z.NEVER;
+      }
+    });
+}
 
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 3000),
@@ -96,21 +120,20 @@ const EnvSchema = z.object({
       const problem = value === null ? null : redisUrlProblem(value);
       if (problem) context.addIssue({ code: 'custom', message: problem });
     }),
-  EXECSTREAM_API_KEYS: z
-    .string()
-    .optional()
-    .transform((value, context): BootstrapKey[] | null => {
-      if (value === undefined || value.trim() === '') return null;
-      try {
-        return parseBootstrapKeys(value);
-      } catch (error) {
-        context.addIssue({
-          code: 'custom',
-          message: `EXECSTREAM_API_KEYS ${(error as Error).message} (format: key:ownerId,key:ownerId)`,
-        });
-        return z.NEVER;
-      }
-    }),
+  EXECSTREAM_API_KEYS: bootstrapKeys('EXECSTREAM_API_KEYS', 'key:ownerId,key:ownerId'),
+  EXECSTREAM_PRODUCER_KEYS: bootstrapKeys('EXECSTREAM_PRODUCER_KEYS', 'key:name,key:name'),
+  EXECSTREAM_PRODUCER_APPENDS_PER_SECOND: integer(
+    'EXECSTREAM_PRODUCER_APPENDS_PER_SECOND',
+    1,
+    1_000_000,
+    LIMIT_DEFAULTS.producerAppendsPerSecond,
+  ),
+  EXECSTREAM_PRODUCER_MAX_BATCH_EVENTS: integer(
+    'EXECSTREAM_PRODUCER_MAX_BATCH_EVENTS',
+    1,
+    MAX_BATCH_SIZE,
+    LIMIT_DEFAULTS.producerMaxBatchEvents,
+  ),
   EXECSTREAM_DEMO: z
     .enum(['on', 'off'], { message: 'EXECSTREAM_DEMO must be on or off' })
     .default('on'),
@@ -284,6 +307,12 @@ export interface ServerConfig {
   redisUrl: string | null;
   /** `null`: none given; a dev key is minted when the demo is on. */
   apiKeys: BootstrapKey[] | null;
+  /** Producer keys of `EXECSTREAM_PRODUCER_KEYS` (`key:name`); `null`: none given. */
+  producerKeys: BootstrapKey[] | null;
+  /** Appends per producer key per second (429 `RATE_LIMITED` past it). */
+  producerAppendsPerSecond: number;
+  /** Events in one producer append (422 `INVALID_EVENT` past it). */
+  producerMaxBatchEvents: number;
   demo: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
   sseRetryMs: number;
@@ -344,6 +373,9 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     host: env_.HOST,
     redisUrl: env_.REDIS_URL,
     apiKeys: env_.EXECSTREAM_API_KEYS,
+    producerKeys: env_.EXECSTREAM_PRODUCER_KEYS,
+    producerAppendsPerSecond: env_.EXECSTREAM_PRODUCER_APPENDS_PER_SECOND,
+    producerMaxBatchEvents: env_.EXECSTREAM_PRODUCER_MAX_BATCH_EVENTS,
     demo: env_.EXECSTREAM_DEMO === 'on',
     logLevel: env_.LOG_LEVEL,
     sseRetryMs: env_.EXECSTREAM_SSE_RETRY_MS,

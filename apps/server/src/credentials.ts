@@ -1,6 +1,11 @@
 import type { Authenticate, Principal } from '@execstream/auth';
-import { OriginNotAllowedError, RateLimitedError } from '@execstream/stream-service';
+import {
+  ForbiddenError,
+  OriginNotAllowedError,
+  RateLimitedError,
+} from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { pathnameOf } from './app.ts';
 
 export interface CredentialGuardOptions {
   authenticate: Authenticate;
@@ -21,8 +26,9 @@ export interface CredentialGuardOptions {
 export interface CredentialGuard {
   /**
    * The caller of a request: `null` for a request that proved no identity (401 on every
-   * surface), counted as a failed check.
-   * @throws RateLimitedError, OriginNotAllowedError, StoreUnavailableError
+   * surface), counted as a failed check. A producer key is the caller of `/v1/producer/*`
+   * alone, and nothing else is (CONTRACT §12): either way round, `ForbiddenError`.
+   * @throws RateLimitedError, OriginNotAllowedError, ForbiddenError, StoreUnavailableError
    */
   principalOf(
     req: FastifyRequest,
@@ -86,6 +92,14 @@ export function createCredentialGuard(
       await failed(req);
       return null;
     }
+    const producerRoute = isProducerPath(req.url);
+    if (producerRoute !== (principal.credential === 'producer-key')) {
+      throw new ForbiddenError(
+        producerRoute
+          ? 'Producer routes take a producer key (X-API-KEY), not an API key or a session'
+          : 'A producer key is accepted on /v1/producer/* only',
+      );
+    }
     if (principal.credential === 'wallet-session' && !SAFE_METHODS.has(req.method)) {
       const { origin } = req.headers;
       if (origin === undefined ? !isSameOriginFetch(req) : !options.isAllowedOrigin(origin)) {
@@ -106,6 +120,14 @@ export function createCredentialGuard(
     countFailure: failed,
   };
 }
+
+/** Whether a request URL is under `/v1/producer/`, the routes of producer keys. */
+export function isProducerPath(url: string): boolean {
+  return pathnameOf(url).startsWith(PRODUCER_PATH_PREFIX);
+}
+
+/** Where the producer API lives (CONTRACT §12). */
+export const PRODUCER_PATH_PREFIX = '/v1/producer/';
 
 /** A request without `Origin`: a program's, or a browser's own navigation. */
 function isSameOriginFetch(req: FastifyRequest): boolean {

@@ -5,10 +5,12 @@ import { connectRedis, waitUntilReady } from '@execstream/redis-store';
 const usageOf = (program: string) => `Manage the API keys kept in Redis (REDIS_URL).
 
   ${program} create --owner <ownerId> [--label <text>]
+  ${program} create --producer <name> [--label <text>]
   ${program} list
   ${program} revoke <keyId>
 
-The key is printed once by create and never stored: only its SHA-256 hash is kept.`;
+The key is printed once by create and never stored: only its SHA-256 hash is kept. A producer
+key (esp_…) runs executions through /v1/producer/* only, for workers (docs/producers.md).`;
 
 export interface KeysCommandIo {
   stdout: { write(text: string): unknown };
@@ -31,13 +33,20 @@ export async function runKeysCommand(argv: string[], io: KeysCommandIo = process
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { owner: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      owner: { type: 'string' },
+      producer: { type: 'string' },
+      label: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) return usage(values.help ? 0 : 2);
   if (!['create', 'list', 'revoke'].includes(command))
     return usage(2, `unknown command ${command}`);
-  if (command === 'create' && !values.owner) return usage(2, '--owner is required');
+  if (command === 'create' && !values.owner === !values.producer) {
+    return usage(2, 'create takes one of --owner or --producer');
+  }
   if (command === 'revoke' && !rest[0]) return usage(2, 'the key id to revoke is required');
   const url = io.env.REDIS_URL?.trim();
   if (!url) {
@@ -54,8 +63,9 @@ export async function runKeysCommand(argv: string[], io: KeysCommandIo = process
     switch (command) {
       case 'create': {
         const { key, record } = await createApiKey(store, {
-          ownerId: values.owner as string,
+          ownerId: (values.owner ?? values.producer) as string,
           label: values.label ?? null,
+          role: values.producer ? 'producer' : 'user',
         });
         io.stdout.write(`${JSON.stringify({ key, ...record })}\n`);
         return 0;

@@ -15,6 +15,7 @@ import { agUiRoutes } from './routes/ag-ui.ts';
 import { authRoutes } from './routes/auth.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { opsRoutes, startMetricsServer } from './routes/ops.ts';
+import { producerRoutes } from './routes/producer.ts';
 import { streamRoutes } from './routes/streams.ts';
 import { trpcRoutes } from './routes/trpc.ts';
 import { isAppNavigation, loadWebApp, sendAppShell, WEB_DIST, webRoutes } from './routes/web.ts';
@@ -136,6 +137,13 @@ export async function startServer(
     logger,
   });
   await streamRoutes(app, { route: sse, principalOf });
+  await producerRoutes(app, {
+    streams,
+    principalOf,
+    maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
+    appendsPerSecond: config.producerAppendsPerSecond,
+    maxBatchEvents: config.producerMaxBatchEvents,
+  });
   await agUiRoutes(app, { route: agUi, principalOf });
   await authRoutes(app, {
     wallets,

@@ -109,10 +109,13 @@ export async function buildAuthentication(
   if (config.apiKeys) {
     await loadBootstrapKeys(bootstrap, config.apiKeys);
   } else if (config.demo) {
-    const key = stores.redis ? await sharedDevKey(stores.redis, generateApiKey) : generateApiKey();
+    const key = stores.redis
+      ? await sharedDevKey(stores.redis, () => generateApiKey())
+      : generateApiKey();
     devKey = { key, ownerId: 'dev' };
     await loadBootstrapKeys(bootstrap, [devKey]);
   }
+  if (config.producerKeys) await loadBootstrapKeys(bootstrap, config.producerKeys, 'producer');
   const wallets = new WalletSessions({
     store: stores.walletSessions,
     publicOrigin,

@@ -52,6 +52,28 @@ describe('the keys command', () => {
     expect(withoutRedis.stderr).toContain('REDIS_URL is required');
     const noOwner = await keys(['create'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(noOwner.code).toBe(2);
-    expect(noOwner.stderr).toContain('--owner is required');
+    expect(noOwner.stderr).toContain('create takes one of --owner or --producer');
+    const both = await keys(['create', '--owner', 'a', '--producer', 'b'], {
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    expect(both.code).toBe(2);
+  });
+
+  it('creates a producer key that the producer routes accept and no other route does', async () => {
+    await using redis = await startRedisServer();
+    const created = await keys(['create', '--producer', 'fleet-1'], { REDIS_URL: redis.url });
+    expect(created.code).toBe(0);
+    const { key, ownerId, role } = JSON.parse(created.stdout);
+    expect({ ownerId, role }).toEqual({ ownerId: 'fleet-1', role: 'producer' });
+    expect(key).toMatch(/^esp_/);
+    await using server = await startTestServer({ REDIS_URL: redis.url });
+    const head = await fetch(`${server.url}/v1/producer/executions/op_none`, {
+      headers: { 'X-API-KEY': key },
+    });
+    expect(head.status).toBe(404);
+    const refused = await trpcClient(server.url, key)
+      .v2.executions.list.query()
+      .catch((error) => error);
+    expect(refused.data).toMatchObject({ code: 'FORBIDDEN' });
   });
 });

@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 
 /** Prefix of generated keys, so a leaked key is recognisable in logs and secret scanners. */
 export const API_KEY_PREFIX = 'esk_';
+/** Prefix of generated producer keys (CONTRACT §12). */
+export const PRODUCER_KEY_PREFIX = 'esp_';
 
 // Bootstrap keys are chosen by operators: long enough to resist guessing, and free of the
 // separators `EXECSTREAM_API_KEYS` uses.
@@ -9,8 +11,8 @@ const API_KEY_PATTERN = /^[A-Za-z0-9._~+/=-]{16,256}$/;
 const OWNER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,256}$/;
 
 /** A new random key: 256 bits of entropy, base64url. */
-export function generateApiKey(): string {
-  return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+export function generateApiKey(prefix: string = API_KEY_PREFIX): string {
+  return `${prefix}${randomBytes(32).toString('base64url')}`;
 }
 
 /**

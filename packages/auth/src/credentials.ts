@@ -15,6 +15,15 @@ export type Principal =
       credentialId: string;
     }
   | {
+      /**
+       * The producer key's name. Not an owner: a producer key is accepted on `/v1/producer/*`
+       * alone (CONTRACT §12), where it acts for the owners its requests name.
+       */
+      ownerId: string;
+      credential: 'producer-key';
+      credentialId: string;
+    }
+  | {
       ownerId: string;
       credential: 'wallet-session';
       /** `ses_…`: the public id of the session, for logs. */
@@ -78,9 +87,10 @@ export function apiKeyResolver(stores: readonly ApiKeyStore[]): CredentialResolv
       for (const store of stores) {
         const record = await store.lookup(hash);
         if (record) {
+          const credential = record.role === 'producer' ? 'producer-key' : 'api-key';
           return {
             status: 'valid',
-            principal: { ownerId: record.ownerId, credential: 'api-key', credentialId: record.id },
+            principal: { ownerId: record.ownerId, credential, credentialId: record.id },
           };
         }
       }

@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { type ApiKeyRecord, type ApiKeyStore, byCreation, newApiKeyRecord } from './key-store.ts';
+import {
+  type ApiKeyFields,
+  type ApiKeyRecord,
+  type ApiKeyStore,
+  byCreation,
+  newApiKeyRecord,
+} from './key-store.ts';
 import { parseStored, redisCall } from './redis-call.ts';
 
 /**
@@ -19,6 +25,8 @@ function devKeyRedisKey(prefix: string): string {
 const RecordSchema = z.object({
   id: z.string(),
   ownerId: z.string(),
+  // Keys stored before producer keys existed are user keys.
+  role: z.enum(['user', 'producer']).default('user'),
   label: z.string().nullable(),
   createdAt: z.string(),
 });
@@ -44,7 +52,7 @@ export class RedisApiKeyStore implements ApiKeyStore {
     this.#key = apiKeyRedisKey(options.prefix ?? 'es');
   }
 
-  async add(hash: string, fields: { ownerId: string; label?: string | null }) {
+  async add(hash: string, fields: ApiKeyFields) {
     const record = newApiKeyRecord(hash, fields);
     // HSETNX: a concurrent add of the same key keeps one record.
     const created = await this.#call(() =>

@@ -114,7 +114,7 @@ function cookieOptions(options: AuthRouteOptions, ttlMs: number) {
 
 /** What `GET /v1/auth/session` tells of the caller. */
 function describe(principal: Principal) {
-  if (principal.credential === 'api-key') {
+  if (principal.credential !== 'wallet-session') {
     return { ownerId: principal.ownerId, credential: principal.credential };
   }
   return {

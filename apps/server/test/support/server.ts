@@ -10,8 +10,10 @@ import {
 
 export const OWNER_A = { key: 'test-key-owner-a-0000001', ownerId: 'owner-a' } as const;
 export const OWNER_B = { key: 'test-key-owner-b-0000001', ownerId: 'owner-b' } as const;
+/** The producer key every test server accepts on /v1/producer/* (CONTRACT §12). */
+export const PRODUCER = { key: 'test-producer-key-000001', name: 'workers' } as const;
 
-/** A real server on a free loopback port, demo off and two owners' keys, quiet logs. */
+/** A real server on a free loopback port, demo off, two owners' keys and a producer key, quiet logs. */
 export function startTestServer(
   env: Record<string, string> = {},
   options: StartOptions = {},
@@ -20,6 +22,7 @@ export function startTestServer(
     PORT: '0',
     EXECSTREAM_DEMO: 'off',
     EXECSTREAM_API_KEYS: `${OWNER_A.key}:${OWNER_A.ownerId},${OWNER_B.key}:${OWNER_B.ownerId}`,
+    EXECSTREAM_PRODUCER_KEYS: `${PRODUCER.key}:${PRODUCER.name}`,
     LOG_LEVEL: 'silent',
     ...env,
   });
