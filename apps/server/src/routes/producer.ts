@@ -1,7 +1,13 @@
 import type { Principal } from '@execstream/auth';
-import { ExecutionTypeSchema, isOperationId, OperationIdSchema } from '@execstream/event-schema';
+import {
+  type ExecutionHead,
+  ExecutionTypeSchema,
+  isOperationId,
+  OperationIdSchema,
+} from '@execstream/event-schema';
 import { type HttpError, httpErrorOf, OPERATION_ID_INVALID, UNAUTHORIZED } from '@execstream/sse';
 import {
+  type ExecutionRecord,
   type ExecutionStreams,
   IllegalTransitionError,
   InvalidEventError,
@@ -146,18 +152,8 @@ async function routes(app: FastifyInstance, options: ProducerRouteOptions): Prom
         await streams.release(claim.record.operationId, claim.lease.token).catch(() => {});
         return reply.code(204).send();
       }
-      const { record, head, lease } = claim;
       reply.header('Cache-Control', 'no-store');
-      return {
-        operationId: record.operationId,
-        ownerId: record.ownerId,
-        type: record.type,
-        params: record.params,
-        status: head.status,
-        sequence: head.sequence,
-        cursor: head.cursor,
-        lease,
-      };
+      return executionAnswer(claim);
     } finally {
       reply.raw.off('close', onClose);
     }
@@ -169,18 +165,8 @@ async function routes(app: FastifyInstance, options: ProducerRouteOptions): Prom
     async (req, reply) => {
       await producer(req);
       const operationId = operationIdOf(req);
-      const { record, head, lease } = await streams.readProducerHead(operationId);
       reply.header('Cache-Control', 'no-store');
-      return {
-        operationId,
-        ownerId: record.ownerId,
-        type: record.type,
-        params: record.params,
-        status: head.status,
-        sequence: head.sequence,
-        cursor: head.cursor,
-        lease,
-      };
+      return executionAnswer(await streams.readProducerHead(operationId));
     },
   );
 
@@ -259,6 +245,31 @@ async function routes(app: FastifyInstance, options: ProducerRouteOptions): Prom
     if (known) return sendError(reply, known);
     throw error;
   });
+}
+
+/**
+ * An execution as a worker sees it: a claim (whose lease holds its token) or a head (whose
+ * lease holds when it ends, never the token).
+ */
+function executionAnswer<L>({
+  record,
+  head,
+  lease,
+}: {
+  record: ExecutionRecord;
+  head: ExecutionHead;
+  lease: L;
+}) {
+  return {
+    operationId: record.operationId,
+    ownerId: record.ownerId,
+    type: record.type,
+    params: record.params,
+    status: head.status,
+    sequence: head.sequence,
+    cursor: head.cursor,
+    lease,
+  };
 }
 
 /** A refusal this module answers itself, possibly with fields beside `code` and `message`. */
