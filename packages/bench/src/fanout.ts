@@ -6,6 +6,7 @@ import {
   type Server,
   selectedRows,
 } from './fanout-rows.ts';
+import { type FanOutMedians, judgeTargets } from './fanout-targets.ts';
 import { nchanVersion } from './nchan.ts';
 import { formatNumber, type Measure, type SuiteResult } from './report.ts';
 
@@ -107,7 +108,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     ...execstream.flatMap((server) => [SERVER_NAMES[server], `${SERVER_NAMES[server]} ÷ Nchan`]),
   ];
   const measures: Measure[] = [];
-  const medians: Record<string, Partial<Record<Server, CellRun>>> = {};
+  const medians: FanOutMedians = {};
   for (const row of rows) {
     const summary: Partial<Record<Server, CellRun>> = {};
     for (const [server, results] of Object.entries(cells.get(row.key) ?? {})) {
@@ -159,6 +160,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     columns,
     measures,
     notes: [
+      ...judgeTargets(medians).map((line) => `Target of issue 15: ${line}.`),
       'Each cell: append-to-receive p50 / p99 in ms · server CPU (user + system) per 1,000 events delivered in ms, user alone in brackets; the resume row adds the Redis reads per reader the resume caused; "published n/s" when the publisher fell short of the rate (a server that makes it wait); "readers wrong" when any reader missed, repeated or reordered an event (every cell without it had every event once, in order, for every reader). Ratio cells: CPU and p99 divided by Nchan’s in the same row.',
       `Nchan ${nchanVersion()} runs as nginx with one worker (\`worker_processes 1\`) from a generated config, storing on Redis (\`nchan_redis_pass\`), readers on its EventSource subscriber; execstream runs as \`pnpm start\` runs it, one process on Redis (\`REDIS_URL\`). Each run of each cell starts its own \`redis-server\`, server and publisher, fresh; servers alternate within each run; medians of ${runs} runs (violations: the worst run).`,
       'The publisher is a process of its own, open loop: each event is due at its time whatever the server does; one execution’s events go one after another. Events are progress events carrying their round and the moment they were sent; Nchan gets a body shaped and sized like the same envelope.',
