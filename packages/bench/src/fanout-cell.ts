@@ -9,8 +9,11 @@ import { monotonicMs, SseReader, type SseReaderOptions } from './sse-reader.ts';
 
 /** What one run of one row on one server measured. */
 export interface CellRun {
+  /** From the send to a reader taking the event off the wire, in ms. */
   p50: number;
   p99: number;
+  /** From when the event was due to be sent: counts a publisher kept waiting. */
+  scheduleP99: number;
   /** Server CPU (user + system) per 1,000 events delivered, over publishing and delivery. */
   cpuPerThousand: number;
   userPerThousand: number;
@@ -157,10 +160,13 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
       nchanPort: target.port,
     });
     const latencies: number[] = [];
+    const fromSchedule: number[] = [];
     let delivered = 0;
-    const onEvent = (_round: number, sentAt: number) => {
+    const onEvent = (_round: number, sentAt: number, dueAt: number) => {
       delivered++;
-      latencies.push(monotonicMs() - sentAt);
+      const now = monotonicMs();
+      latencies.push(now - sentAt);
+      fromSchedule.push(now - dueAt);
     };
     const idle = await treeStats(target.pid);
     for (const id of ids) {
@@ -237,9 +243,11 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
 
     const inOrder = Array.from({ length: row.rounds }, (_, round) => round).join(',');
     latencies.sort((a, b) => a - b);
+    fromSchedule.sort((a, b) => a - b);
     return {
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
+      scheduleP99: percentile(fromSchedule, 99),
       cpuPerThousand: ((done.user + done.system - start.user - start.system) / delivered) * 1000,
       userPerThousand: ((done.user - start.user) / delivered) * 1000,
       rssPerStream: (opened.rss - idle.rss) / readers.length,

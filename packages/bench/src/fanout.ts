@@ -30,6 +30,7 @@ function summarise(runs: CellRun[]): CellRun {
   return {
     p50: pick('p50'),
     p99: pick('p99'),
+    scheduleP99: pick('scheduleP99'),
     cpuPerThousand: pick('cpuPerThousand'),
     userPerThousand: pick('userPerThousand'),
     rssPerStream: pick('rssPerStream'),
@@ -61,7 +62,9 @@ function cellText(row: FanOutRow, cell: CellRun): string {
   }
   // Open loop: a publisher that fell short of the rate was kept waiting by the server.
   if (cell.publishedPerSecond < row.ratePerSecond * 0.95) {
-    parts.push(`published ${formatNumber(cell.publishedPerSecond)}/s`);
+    parts.push(
+      `published ${formatNumber(cell.publishedPerSecond)}/s, p99 ${formatNumber(cell.scheduleP99)} from schedule`,
+    );
   }
   if (cell.violations > 0) parts.push(`**${formatNumber(cell.violations)} readers wrong**`);
   return parts.join(' · ');
@@ -161,7 +164,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     measures,
     notes: [
       ...judgeTargets(medians).map((line) => `Target of issue 15: ${line}.`),
-      'Each cell: append-to-receive p50 / p99 in ms · server CPU (user + system) per 1,000 events delivered in ms, user alone in brackets; the resume row adds the Redis reads per reader the resume caused; "published n/s" when the publisher fell short of the rate (a server that makes it wait); "readers wrong" when any reader missed, repeated or reordered an event (every cell without it had every event once, in order, for every reader). Ratio cells: CPU and p99 divided by Nchan’s in the same row.',
+      'Each cell: append-to-receive p50 / p99 in ms · server CPU (user + system) per 1,000 events delivered in ms, user alone in brackets; the resume row adds the Redis reads per reader the resume caused; "published n/s" when the publisher fell short of the rate (a server that answers a publish late holds the next one back), with the p99 from when each event was due; "readers wrong" when any reader missed, repeated or reordered an event (every cell without it had every event once, in order, for every reader). Ratio cells: CPU and p99 divided by Nchan’s in the same row.',
       `Nchan ${nchanVersion()} runs as nginx with one worker (\`worker_processes 1\`) from a generated config, storing on Redis (\`nchan_redis_pass\`), readers on its EventSource subscriber; execstream runs as \`pnpm start\` runs it, one process on Redis (\`REDIS_URL\`). Each run of each cell starts its own \`redis-server\`, server and publisher, fresh; servers alternate within each run; medians of ${runs} runs (violations: the worst run).`,
       'The publisher is a process of its own, open loop: each event is due at its time whatever the server does; one execution’s events go one after another. Events are progress events carrying their round and the moment they were sent; Nchan gets a body shaped and sized like the same envelope.',
       'Readers are raw sockets in the benchmark process: a plain HTTP/1.1 GET, chunked encoding undone, frames split on blank lines, the round and send time found in each frame’s text (AG-UI: its `CUSTOM` progress frame); latency is from the send to a reader taking the event off the wire. Every reader takes a warm-up event before anything is measured.',

@@ -4,7 +4,7 @@
  * warm-up events on request, then publishes `rounds` events per execution at a fixed total rate,
  * open loop: each publish is due at its time whatever the readers do; one execution's events go
  * one after another (in order), different executions' concurrently. Each event's text carries
- * its round and the moment it was sent (`eventTag`). Driven over IPC by `publisher-client.ts`.
+ * its round, the moment it was sent and the moment it was due (`eventTag`). Driven over IPC by `publisher-client.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -98,16 +98,16 @@ function nchanTarget(port: number, executions: number): Target {
 /** Publishes `rounds` events to every execution at `ratePerSecond` in total; see the file's note. */
 async function publishAtRate(target: Target, rounds: number, ratePerSecond: number) {
   const executions = target.ids.length;
-  const start = performance.now();
+  const start = monotonicMs();
   let last = start;
   await Promise.all(
     target.ids.map(async (_, execution) => {
       for (let round = 0; round < rounds; round++) {
         const due = start + ((round * executions + execution) * 1000) / ratePerSecond;
-        const wait = due - performance.now();
+        const wait = due - monotonicMs();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        await target.publish(execution, round, eventTag(round));
-        last = Math.max(last, performance.now());
+        await target.publish(execution, round, eventTag(round, due));
+        last = Math.max(last, monotonicMs());
       }
     }),
   );

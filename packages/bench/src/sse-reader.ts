@@ -3,15 +3,19 @@ import { StringDecoder } from 'node:string_decoder';
 
 /**
  * What a benchmark event carries in its text, whatever the server wraps it in: its round (its
- * index within its execution) and when the publisher sent it (`monotonicMs`).
+ * index within its execution), when the publisher sent it and when it was due (`monotonicMs`).
  * `benchwarm:` marks warm-up events, which prove a reader is attached before measuring starts.
  */
 export const EVENT_TAG = 'bench:';
 export const WARM_TAG = 'benchwarm:';
 
-/** The tag a publisher puts in event `round`, stamped now. */
-export function eventTag(round: number): string {
-  return `${EVENT_TAG}${round}:${monotonicMs().toFixed(3)}`;
+/**
+ * The tag a publisher puts in event `round`, stamped now and with the moment the schedule had it
+ * due: a server that keeps its publisher waiting delays what is sent after, which only the
+ * schedule counts.
+ */
+export function eventTag(round: number, dueAt: number): string {
+  return `${EVENT_TAG}${round}:${monotonicMs().toFixed(3)}:${dueAt.toFixed(3)}`;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface SseReaderOptions {
   /** Only frames containing this text count (AG-UI writes several frames per event). */
   frameFilter?: string;
   /** Called as each benchmark event is taken off the wire. */
-  onEvent: (round: number, sentAt: number) => void;
+  onEvent: (round: number, sentAt: number, dueAt: number) => void;
 }
 
 /**
@@ -152,8 +156,10 @@ export class SseReader {
     if (at === -1) return;
     const roundEnd = frame.indexOf(':', at + EVENT_TAG.length);
     const round = Number.parseInt(frame.slice(at + EVENT_TAG.length, roundEnd), 10);
-    const sentAt = Number.parseFloat(frame.slice(roundEnd + 1, roundEnd + 24));
+    const sentEnd = frame.indexOf(':', roundEnd + 1);
+    const sentAt = Number.parseFloat(frame.slice(roundEnd + 1, sentEnd));
+    const dueAt = Number.parseFloat(frame.slice(sentEnd + 1, sentEnd + 24));
     this.rounds.push(round);
-    this.#options.onEvent(round, sentAt);
+    this.#options.onEvent(round, sentAt, dueAt);
   }
 }

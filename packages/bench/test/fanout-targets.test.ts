@@ -6,6 +6,7 @@ function cell(figures: Partial<CellRun>): CellRun {
   return {
     p50: 1,
     p99: 10,
+    scheduleP99: 10,
     cpuPerThousand: 10,
     userPerThousand: 5,
     rssPerStream: 10,
