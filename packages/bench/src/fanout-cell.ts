@@ -195,9 +195,9 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
       const before = await commandStats(redis.port);
       await publisher.ask({ type: 'warm', count: CALIBRATION_EVENTS });
       publishCost = delta(await commandStats(redis.port), before);
-      const expected = warmed + readers.length * CALIBRATION_EVENTS;
+      const calibrated = warmed + readers.length * CALIBRATION_EVENTS;
       await until(
-        () => readers.reduce((sum, reader) => sum + reader.warmups, 0) >= expected,
+        () => readers.reduce((sum, reader) => sum + reader.warmups, 0) >= calibrated,
         30_000,
         'calibration',
       );
