@@ -10,7 +10,7 @@ import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServerMetrics } from './metrics.ts';
-import { buildOpenApiDocument } from './openapi.ts';
+import { buildOpenApiDocument } from './openapi/index.ts';
 import { agUiRoutes } from './routes/ag-ui.ts';
 import { authRoutes } from './routes/auth.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -30,6 +30,12 @@ export interface StartOptions {
   webRoot?: string;
 }
 
+/** One route of Fastify's table: a method and its URL pattern (`/v1/executions/:operationId/stream`). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
 /** A running server. Disposing it is the graceful shutdown of SIGTERM. */
 export interface RunningServer extends AsyncDisposable {
   url: string;
@@ -44,6 +50,8 @@ export interface RunningServer extends AsyncDisposable {
   executor: DemoExecutor | null;
   /** Whether the web app's build is served at `/`. */
   webApp: boolean;
+  /** Fastify's route table: every method and URL pattern registered. */
+  routes: readonly RouteEntry[];
   /**
    * Stops accepting connections, ends open streams cleanly so clients resume elsewhere, stops
    * the demo executor (releasing its leases), then closes the stores.
@@ -120,6 +128,11 @@ export async function startServer(
       return true;
     },
   });
+  // Every route as registered, for the test that holds /v1/openapi.json to it.
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', ({ method, url }) => {
+    for (const one of [method].flat()) routes.push({ method: one, url });
+  });
   const corsOrigins = new Set(config.corsOrigins);
   const guard = createCredentialGuard(app, {
     authenticate,
@@ -153,7 +166,14 @@ export async function startServer(
     maxChallengesPerMinute: config.maxChallengesPerMinute,
     logger,
   });
-  await openApiRoutes(app, { document: buildOpenApiDocument(router, config) });
+  await openApiRoutes(app, {
+    document: () =>
+      buildOpenApiDocument(router, config, {
+        publicUrl: publicOriginOf(),
+        metricsHere: config.metricsPort === null,
+        webApp: web ? { assets: web.assets !== null } : null,
+      }),
+  });
   await opsRoutes(app, {
     ready: async () => !shutdown.signal.aborted && (await stores.ping().catch(() => false)),
     metrics: config.metricsPort === null ? metrics : null,
@@ -219,6 +239,7 @@ export async function startServer(
     devKey,
     executor,
     webApp: web !== null,
+    routes,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,51 +1,166 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ExecutionProducer } from '@execstream/stream-service';
 import { validate } from '@readme/openapi-parser';
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from './support/server.ts';
+import type { RunningServer } from '../src/index.ts';
+import { OWNER_A, startTestServer } from './support/server.ts';
+import { readSse } from './support/sse.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: a JSON document read by path below
+type Document = any;
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+/** The procedures `/v1/trpc/*` serves, each its own path in the document. */
+const PROCEDURES = ['cancel', 'detail', 'get', 'list', 'stream', 'submit'];
+
+async function documentOf(server: RunningServer): Promise<Document> {
+  const response = await fetch(`${server.url}/v1/openapi.json`);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+/** A built web app: its page and one hashed asset. */
+function webBuild(): { root: string; [Symbol.dispose](): void } {
+  const root = mkdtempSync(join(tmpdir(), 'execstream-web-'));
+  mkdirSync(join(root, 'assets'));
+  writeFileSync(join(root, 'index.html'), '<!doctype html><html><head></head><body></body></html>');
+  writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log(1)');
+  return { root, [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Fastify's route table as OpenAPI paths: `:name` as `{name}`, tRPC's wildcard as one path per
+ * procedure, the web app's asset routes (one per built file) as `/assets/{file}`.
+ */
+function routeTablePaths(server: RunningServer): Map<string, Set<string>> {
+  const paths = new Map<string, Set<string>>();
+  const add = (path: string, method: string) => {
+    const methods = paths.get(path) ?? new Set();
+    methods.add(method.toLowerCase());
+    paths.set(path, methods);
+  };
+  for (const { method, url } of server.routes) {
+    if (url === '/v1/trpc/*') {
+      for (const name of PROCEDURES) add(`/v1/trpc/v2.executions.${name}`, method);
+    } else if (url.startsWith('/assets/')) {
+      add('/assets/{file}', method);
+    } else {
+      add(url.replace(/:(\w+)/g, '{$1}'), method);
+    }
+  }
+  return paths;
+}
+
+/** `redocly lint` with its recommended rules, offline: its JSON report's totals. */
+async function redoclyLint(document: Document) {
+  const dir = mkdtempSync(join(tmpdir(), 'execstream-openapi-'));
+  try {
+    const file = join(dir, 'openapi.json');
+    writeFileSync(file, JSON.stringify(document));
+    const require = createRequire(import.meta.url);
+    const cli = join(dirname(require.resolve('@redocly/cli/package.json')), 'bin', 'cli.js');
+    const run = await promisify(execFile)(
+      process.execPath,
+      [cli, 'lint', '--extends=recommended', '--format=json', file],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          REDOCLY_TELEMETRY: 'off',
+          REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true',
+        },
+      },
+    ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+    const report = JSON.parse(run.stdout);
+    return {
+      totals: report.totals,
+      problems: report.problems.map(
+        (problem: { ruleId: string; message: string; location: { pointer: string }[] }) =>
+          `${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer}`,
+      ),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('GET /v1/openapi.json', () => {
-  it('serves a valid OpenAPI 3.1 document of every route, generated from the zod schemas', async () => {
+  it('describes every route Fastify serves, and nothing else, however the server is set up', async () => {
+    using web = webBuild();
+    for (const [env, webRoot] of [
+      [{}, undefined],
+      [{ EXECSTREAM_METRICS_TOKEN: 'metrics-token-0123456789' }, web.root],
+      [{ EXECSTREAM_METRICS_PORT: '0' }, web.root],
+    ] as const) {
+      await using server = await startTestServer(env, webRoot ? { webRoot } : {});
+      const document = await documentOf(server);
+      const routes = routeTablePaths(server);
+      expect(Object.keys(document.paths).sort(), JSON.stringify(env)).toEqual(
+        [...routes.keys()].sort(),
+      );
+      for (const [path, item] of Object.entries<Record<string, unknown>>(document.paths)) {
+        for (const method of Object.keys(item).filter((key) => METHODS.includes(key))) {
+          expect(routes.get(path)?.has(method), `${method} ${path}`).toBe(true);
+        }
+      }
+      expect(document.servers).toEqual([{ url: server.publicUrl, description: 'This server' }]);
+    }
+  });
+
+  it('passes redocly lint with its recommended rules: 0 errors, 0 warnings', async () => {
+    using web = webBuild();
+    await using server = await startTestServer(
+      { EXECSTREAM_METRICS_TOKEN: 'metrics-token-0123456789' },
+      { webRoot: web.root },
+    );
+    const { totals, problems } = await redoclyLint(await documentOf(server));
+    expect(problems).toEqual([]);
+    expect(totals).toMatchObject({ errors: 0, warnings: 0 });
+  }, 60_000);
+
+  it('is a valid OpenAPI 3.1 document generated from the zod schemas, with typed stream events', async () => {
     await using server = await startTestServer();
-    const response = await fetch(`${server.url}/v1/openapi.json`);
-    expect(response.status).toBe(200);
-    // biome-ignore lint/suspicious/noExplicitAny: a JSON document read by path below
-    const document: any = await response.json();
+    const document = await documentOf(server);
     const result = await validate(structuredClone(document));
     expect(result.valid ? [] : result.errors).toEqual([]);
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths).sort()).toEqual([
-      '/healthz',
-      '/readyz',
-      '/v1/executions/{operationId}/stream',
-      '/v1/openapi.json',
-      '/v1/trpc/v2.executions.cancel',
-      '/v1/trpc/v2.executions.detail',
-      '/v1/trpc/v2.executions.get',
-      '/v1/trpc/v2.executions.list',
-      '/v1/trpc/v2.executions.stream',
-      '/v1/trpc/v2.executions.submit',
-    ]);
-    const stream = document.paths['/v1/executions/{operationId}/stream'].get;
-    expect(Object.keys(stream.responses).sort()).toEqual([
-      '200',
-      '204',
-      '400',
-      '401',
-      '404',
-      '429',
-    ]);
-    expect(Object.keys(stream.responses['200'].headers)).toEqual([
-      'Cache-Control',
-      'X-Accel-Buffering',
-      'X-Request-Id',
-    ]);
-    for (const kind of ['execution.snapshot', 'execution.state_changed', 'execution.progress']) {
-      expect(stream.description).toContain(kind);
-    }
+    // Both credentials, the cookie one included.
+    expect(document.components.securitySchemes.walletSession).toEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'cookie', name: 'execstream_session' }),
+    );
+    expect(document.security).toEqual([{ apiKey: [] }, { walletSession: [] }]);
     // The kinds of the envelope come from the zod discriminated union, one branch per kind.
     const kinds = document.components.schemas.Envelope.oneOf.map(
       (branch: { properties: { kind: { const: string } } }) => branch.properties.kind.const,
     );
     expect(kinds).toHaveLength(6);
+    // Each stream's `data:` is typed through a component: the envelope, or an AG-UI event.
+    const frame = (path: string, method = 'get') =>
+      document.paths[path][method].responses['200'].content['text/event-stream'].schema.$ref;
+    const schemaOf = (ref: string) => document.components.schemas[ref.split('/').at(-1) as string];
+    const raw = schemaOf(frame('/v1/executions/{operationId}/stream'));
+    expect(raw.properties.data.contentSchema).toEqual({ $ref: '#/components/schemas/Envelope' });
+    expect(raw.properties.event.enum).toEqual(kinds);
+    expect(schemaOf(frame('/v1/trpc/v2.executions.stream')).properties.data.contentSchema).toEqual({
+      $ref: '#/components/schemas/Envelope',
+    });
+    const agUi = schemaOf(frame('/v1/ai/executions/{operationId}/ag-ui-stream', 'post'));
+    expect(agUi.properties.data.contentSchema).toEqual({ $ref: '#/components/schemas/AgUiEvent' });
+    // Hydration and history answer the snapshot and envelopes themselves.
+    const data = (path: string) =>
+      document.paths[path].get.responses['200'].content['application/json'].schema.properties.result
+        .properties.data;
+    expect(data('/v1/trpc/v2.executions.get')).toEqual({
+      $ref: '#/components/schemas/ExecutionSnapshot',
+    });
+    expect(data('/v1/trpc/v2.executions.detail').properties.events.items).toEqual({
+      $ref: '#/components/schemas/Envelope',
+    });
     // Each procedure's input is its own zod schema: limits included.
     const detail = document.paths['/v1/trpc/v2.executions.detail'].get;
     expect(detail.parameters[0].content['application/json'].schema.properties.limit).toEqual({
@@ -53,6 +168,26 @@ describe('GET /v1/openapi.json', () => {
       minimum: 1,
       maximum: 1000,
     });
+
+    // Every AG-UI event a real run sends is of a type the document names.
+    const documented = new Set(
+      document.components.schemas.AgUiEvent.oneOf.map(
+        (branch: { properties: { type: { const: string } } }) => branch.properties.type.const,
+      ),
+    );
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const producer = await ExecutionProducer.attach(server.streams, record.operationId);
+    await producer.start();
+    await producer.progress(50, { step: 'swap' });
+    await producer.timeline('Swap submitted onchain', { step: 'swap' });
+    await producer.complete({ ok: true });
+    const read = await readSse(
+      `${server.url}/v1/ai/executions/${record.operationId}/ag-ui-stream?lastEventId=0`,
+      { 'X-API-KEY': OWNER_A.key },
+    );
+    const sent = new Set(read.messages.map((message) => JSON.parse(message.data).type));
+    expect(sent.size).toBeGreaterThan(5);
+    for (const type of sent) expect(documented.has(type), type).toBe(true);
 
     const post = await fetch(`${server.url}/v1/openapi.json`, { method: 'POST' });
     expect(post.status).toBe(405);

@@ -13,3 +13,4 @@ export {
   type AgUiStreamRouteOptions,
   createAgUiStreamRoute,
 } from './route.ts';
+export { AG_UI_STREAM_EVENT_SCHEMAS, RunAgentInputSchema } from './schemas.ts';

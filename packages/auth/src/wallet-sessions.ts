@@ -65,12 +65,14 @@ const AddressSchema = z
     'must be a 0x-prefixed 20-byte address (EIP-55 if mixed-case)',
   );
 
-const ChallengeInput = z.strictObject({
+/** The body of `POST /v1/auth/siwe/challenge`. */
+export const SiweChallengeInputSchema = z.strictObject({
   address: AddressSchema,
   chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
 
-const VerifyInput = z.strictObject({
+/** The body of `POST /v1/auth/siwe/verify`. */
+export const SiweVerifyInputSchema = z.strictObject({
   message: z.string().min(1).max(SIWE_LIMITS.messageChars),
   signature: z
     .string()
@@ -137,7 +139,7 @@ export class WalletSessions {
 
   /** `{address, chainId}` → the message to sign, its nonce and when both expire. */
   async challenge(body: unknown): Promise<SiweChallenge> {
-    const { address, chainId } = parseInput(ChallengeInput, body);
+    const { address, chainId } = parseInput(SiweChallengeInputSchema, body);
     const origin = new URL(this.#publicOrigin());
     const nonce = generateSiweNonce();
     const issuedAt = new Date();
@@ -168,7 +170,7 @@ export class WalletSessions {
    * @throws WalletAuthError
    */
   async verify(body: unknown): Promise<{ token: string; session: SessionRecord }> {
-    const { message, signature } = parseInput(VerifyInput, body);
+    const { message, signature } = parseInput(SiweVerifyInputSchema, body);
     const fields = completeFields(parseSiweMessage(message));
     const origin = new URL(this.#publicOrigin());
     if (fields.domain !== origin.host || !isOriginUri(fields.uri, origin.origin)) {

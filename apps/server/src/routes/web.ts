@@ -11,6 +11,8 @@ export const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.
 export interface WebApp {
   root: string;
   html: string;
+  /** The directory of its hashed assets, `null` when it has none. */
+  assets: string | null;
 }
 
 /**
@@ -22,7 +24,12 @@ export function loadWebApp(root: string, settings: { demo: boolean }): WebApp | 
   const index = join(root, 'index.html');
   if (!existsSync(index)) return null;
   const meta = `<meta name="execstream-demo" content="${settings.demo ? 'on' : 'off'}">`;
-  return { root, html: readFileSync(index, 'utf8').replace('</head>', `${meta}</head>`) };
+  const assets = join(root, 'assets');
+  return {
+    root,
+    html: readFileSync(index, 'utf8').replace('</head>', `${meta}</head>`),
+    assets: existsSync(assets) ? assets : null,
+  };
 }
 
 /** The shell, for `/` and every client route (`/executions/:id`): the page routes itself. */
@@ -47,10 +54,9 @@ export function isAppNavigation(req: FastifyRequest, pathname: string): boolean 
 /** `/` and the build's hashed assets (cached for good: a new build has new names). */
 export async function webRoutes(app: FastifyInstance, web: WebApp): Promise<void> {
   app.get('/', (_req, reply) => sendAppShell(reply, web));
-  const assets = join(web.root, 'assets');
-  if (!existsSync(assets)) return;
+  if (!web.assets) return;
   await app.register(fastifyStatic, {
-    root: assets,
+    root: web.assets,
     prefix: '/assets/',
     // One route per built file, found now: any other path is the not-found handler's.
     wildcard: false,
