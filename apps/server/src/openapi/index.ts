@@ -4,6 +4,7 @@ import type { AppRouter } from '@execstream/trpc';
 import { agUiGroup } from './ag-ui.ts';
 import { authGroup } from './auth.ts';
 import { opsGroup } from './ops.ts';
+import { producerGroup } from './producer.ts';
 import { rawStreamGroup } from './raw-stream.ts';
 import { jsonSchema, type OpenApiConfig, type OpenApiGroup, SHARED_COMPONENTS } from './shared.ts';
 import { trpcGroup } from './trpc.ts';
@@ -36,6 +37,7 @@ export function buildOpenApiDocument(
     agUiGroup(config),
     trpcGroup(router, config),
     authGroup(),
+    producerGroup(),
     opsGroup({ metricsHere: options.metricsHere, metricsToken: config.metricsToken !== null }),
     ...(options.webApp ? [webAppGroup(options.webApp)] : []),
   ];
@@ -62,6 +64,12 @@ export function buildOpenApiDocument(
           name: SESSION_COOKIE,
           description:
             'The wallet session set by `POST /v1/auth/siwe/verify`; a write with it must come from an allowed origin',
+        },
+        producerKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-API-KEY',
+          description: 'A producer key: accepted on /v1/producer/* only, and only it there',
         },
         ...(config.metricsToken !== null
           ? { metricsToken: { type: 'http', scheme: 'bearer', description: 'For /metrics' } }
