@@ -1,7 +1,7 @@
 import { type BootstrapKey, parseBootstrapKeys } from '@execstream/auth';
 import { MAX_PING_INTERVAL_MS, STREAM_DEFAULTS } from '@execstream/delivery';
 import { parseRedisUrl } from '@execstream/redis-store';
-import { MAX_BATCH_SIZE } from '@execstream/stream-service';
+import { MAX_BATCH_SIZE, TAIL_DEFAULTS } from '@execstream/stream-service';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -152,6 +152,13 @@ const EnvSchema = z.object({
     1024,
     1_073_741_824,
     STREAM_DEFAULTS.maxBacklogBytes,
+  ),
+  EXECSTREAM_TAIL_EVENTS: integer('EXECSTREAM_TAIL_EVENTS', 1, 100_000, TAIL_DEFAULTS.maxEvents),
+  EXECSTREAM_TAIL_BYTES: integer(
+    'EXECSTREAM_TAIL_BYTES',
+    1024,
+    1_073_741_824,
+    TAIL_DEFAULTS.maxBytes,
   ),
   EXECSTREAM_STREAM_MAX_LIFETIME_MS: integer(
     'EXECSTREAM_STREAM_MAX_LIFETIME_MS',
@@ -318,6 +325,8 @@ export interface ServerConfig {
   sseRetryMs: number;
   pingIntervalMs: number;
   maxBacklogBytes: number;
+  /** The in-memory tail of each execution being streamed (`StreamServiceOptions.tail`). */
+  tail: { maxEvents: number; maxBytes: number };
   streamMaxLifetimeMs: number;
   streamEndGraceMs: number;
   leaseTtlMs: number;
@@ -381,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
     sseRetryMs: env_.EXECSTREAM_SSE_RETRY_MS,
     pingIntervalMs: env_.EXECSTREAM_PING_INTERVAL_MS,
     maxBacklogBytes: env_.EXECSTREAM_MAX_BACKLOG_BYTES,
+    tail: { maxEvents: env_.EXECSTREAM_TAIL_EVENTS, maxBytes: env_.EXECSTREAM_TAIL_BYTES },
     streamMaxLifetimeMs: env_.EXECSTREAM_STREAM_MAX_LIFETIME_MS,
     streamEndGraceMs: env_.EXECSTREAM_STREAM_END_GRACE_MS,
     leaseTtlMs: env_.EXECSTREAM_LEASE_TTL_MS,

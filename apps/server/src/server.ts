@@ -67,10 +67,12 @@ export async function startServer(
   const stores =
     options.stores ??
     (config.redisUrl
-      ? await openRedisStores(config.redisUrl, (error) =>
-          logger.warn({ err: error }, 'Redis connection error'),
+      ? await openRedisStores(
+          config.redisUrl,
+          (error) => logger.warn({ err: error }, 'Redis connection error'),
+          config.tail,
         )
-      : openMemoryStores());
+      : openMemoryStores(config.tail));
   const { streams } = stores;
   // The origin browsers use: known from the configuration, or once listening (`PORT=0`).
   let publicOrigin = config.publicUrl;

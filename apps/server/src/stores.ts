@@ -19,6 +19,7 @@ import {
   createMemoryExecutionStreams,
   createStreamService,
   type ExecutionStreams,
+  type TailOptions,
 } from '@execstream/stream-service';
 import type { ServerConfig } from './config.ts';
 
@@ -38,8 +39,8 @@ export interface Stores {
 }
 
 /** The embedded store: everything in this process, nothing to install. */
-export function openMemoryStores(): Stores {
-  const streams = createMemoryExecutionStreams();
+export function openMemoryStores(tail?: TailOptions): Stores {
+  const streams = createMemoryExecutionStreams({ tail });
   return {
     streams,
     apiKeys: new MemoryApiKeyStore(),
@@ -62,13 +63,14 @@ const REDIS_CONNECT_TIMEOUT_MS = 5_000;
 export async function openRedisStores(
   url: string,
   onConnectionError: (error: Error) => void,
+  tail?: TailOptions,
 ): Promise<Stores> {
   const backend = await RedisBackend.connect({
     url,
     connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     onConnectionError,
   });
-  const streams = createStreamService(backend);
+  const streams = createStreamService(backend, { tail });
   const streamSlots = new RedisStreamSlots(backend.client, {
     onError: (error) => onConnectionError(error as Error),
   });

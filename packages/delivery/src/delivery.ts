@@ -1,10 +1,9 @@
-import type { Envelope, OperationId } from '@execstream/event-schema';
+import { type Envelope, envelopeText, type OperationId } from '@execstream/event-schema';
 import {
   type ExecutionStreams,
   type ExecutionSubscription,
   parseResumeCursor,
 } from '@execstream/stream-service';
-import { dataOf } from './encode.ts';
 import { TooManyStreamsError } from './errors.ts';
 import type { DeliveryObserver, Surface } from './observer.ts';
 import {
@@ -224,7 +223,7 @@ class BoundedDelivery implements Delivery {
           observer?.replayed?.(surface);
         }
         first = false;
-        const data = dataOf(envelope);
+        const data = envelopeText(envelope);
         this.#queue.push({ envelope, data });
         this.#changeBacklog(data.length);
         // Live events queue for a reader that is not taking them: the gauge hears of it once the

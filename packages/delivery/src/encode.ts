@@ -1,20 +1,4 @@
-import { type Envelope, serializeEnvelope } from '@execstream/event-schema';
-
-const serialized = new WeakMap<Envelope, string>();
-
-/**
- * `serializeEnvelope(envelope)`, computed once per envelope object. Every reader of a live event
- * in this process holds the very object the store's notification carried (the live hub parses a
- * batch once for all its listeners), so the first reader pays and the others share the text.
- */
-export function dataOf(envelope: Envelope): string {
-  let data = serialized.get(envelope);
-  if (data === undefined) {
-    data = serializeEnvelope(envelope);
-    serialized.set(envelope, data);
-  }
-  return data;
-}
+import { type Envelope, envelopeText } from '@execstream/event-schema';
 
 /**
  * A surface's frame of an event, encoded once per event object and shared, as the same bytes,
@@ -27,7 +11,7 @@ export function frameCache(
   return (envelope) => {
     let frame = frames.get(envelope);
     if (frame === undefined) {
-      frame = Buffer.from(encode(envelope, dataOf(envelope)), 'utf8');
+      frame = Buffer.from(encode(envelope, envelopeText(envelope)), 'utf8');
       frames.set(envelope, frame);
     }
     return frame;

@@ -5,7 +5,7 @@ export {
   type OpenDeliveryOptions,
   openDelivery,
 } from './delivery.ts';
-export { dataOf, frameCache } from './encode.ts';
+export { frameCache } from './encode.ts';
 export { TooManyStreamsError } from './errors.ts';
 export { resetUnlessFinished } from './finish.ts';
 export { MemoryStreamSlots } from './memory-slots.ts';

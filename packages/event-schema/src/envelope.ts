@@ -104,6 +104,35 @@ export function serializeEnvelope(envelope: Envelope): string {
   return JSON.stringify(makeEnvelope(envelope));
 }
 
+const texts = new WeakMap<Envelope, string>();
+
+/**
+ * `serializeEnvelope(envelope)`, computed once per envelope object. A store that parsed the
+ * envelope from its stored text hands that text over with `rememberEnvelopeText`, so a live
+ * event is never parsed and serialised again; every reader in the process holds the same object
+ * (the live hub parses a batch once for all its listeners) and shares the text. With
+ * `remember` false, text not already known is made and not kept.
+ */
+export function envelopeText(envelope: Envelope, remember = true): string {
+  let text = texts.get(envelope);
+  if (text === undefined) {
+    text = serializeEnvelope(envelope);
+    // Not remembered for one who only measures it: the text lives as long as the envelope, and
+    // an embedded store keeps its envelopes long after they were streamed, or never streamed.
+    if (remember) texts.set(envelope, text);
+  }
+  return text;
+}
+
+/**
+ * Records `text` as the serialisation of `envelope`, which was parsed from it. Only for text the
+ * store wrote with `serializeEnvelope` (the same keys in the same order).
+ */
+export function rememberEnvelopeText<E extends Envelope>(envelope: E, text: string): E {
+  texts.set(envelope, text);
+  return envelope;
+}
+
 /**
  * The `execution.snapshot` envelope for a snapshot. Not persisted: its cursor, sequence and ts
  * are those of the last event it includes, so it stands in for every event up to there and is

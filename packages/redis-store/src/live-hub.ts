@@ -1,4 +1,3 @@
-import type { Envelope } from '@execstream/event-schema';
 import { type LiveListener, StoreUnavailableError } from '@execstream/stream-service';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
@@ -10,6 +9,7 @@ import {
   waitUntilReady,
 } from './connect.ts';
 import { toStoreError } from './errors.ts';
+import { parseEnvelope } from './parse.ts';
 
 interface ChannelEntry {
   listeners: Set<LiveListener>;
@@ -23,7 +23,7 @@ interface ChannelEntry {
  * connection per process on a standalone Redis (one per master on a cluster, where a shard
  * channel can only be subscribed on the node that owns its slot), whatever the number of streams
  * and listeners. Each stream with local listeners is SSUBSCRIBEd once; each message carries the
- * committed batch and is parsed once, then handed to every local listener of that stream.
+ * committed batch, one envelope a line, and is parsed once, then handed to every local listener of that stream.
  *
  * A notification can be lost (a message published while the subscriber connection was being
  * re-established). That never loses an event: after a reconnect the hub resubscribes, waits for
@@ -165,8 +165,9 @@ export class LiveHub {
   #dispatch(channel: string, message: string): void {
     const entry = this.#channels.get(channel);
     if (!entry || entry.listeners.size === 0) return;
-    // Parsed once for every local listener; listeners only read envelopes.
-    const envelopes = JSON.parse(message) as Envelope[];
+    // Parsed once for every local listener, which only read envelopes; each keeps the text it
+    // was stored as (one a line, see commit.lua), so none is ever serialised again.
+    const envelopes = message.split('\n').map(parseEnvelope);
     for (const listener of entry.listeners) listener.onEvents(envelopes);
   }
 

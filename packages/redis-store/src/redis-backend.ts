@@ -4,6 +4,7 @@ import {
   type Envelope,
   type ExecutionHead,
   type ExecutionSnapshot,
+  envelopeText,
   type ExecutionType,
   isTerminalStatus,
   makeEnvelope,
@@ -30,6 +31,7 @@ import { type ConnectOptions, connectRedis, type RedisClient, waitUntilReady } f
 import { storeCall } from './errors.ts';
 import { RedisKeys } from './keys.ts';
 import { LiveHub } from './live-hub.ts';
+import { parseEnvelope } from './parse.ts';
 import { interpretCommit, interpretReserve, runScript, SCRIPTS } from './scripts.ts';
 
 export interface RedisBackendOptions extends ConnectOptions {
@@ -181,7 +183,7 @@ export class RedisBackend implements StreamBackend {
           isTerminalStatus(created.head.status) ? '1' : '0',
           target.record.ownerId,
           target.first.cursor,
-          JSON.stringify(target.first),
+          envelopeText(target.first),
           ...created.timeline.map((entry) => JSON.stringify(entry)),
         ],
       ),
@@ -232,7 +234,7 @@ export class RedisBackend implements StreamBackend {
     const keys = this.#keys.execution(operationId);
     const terminal = isTerminalStatus(batch.head.status);
     const events: string[] = [];
-    for (const envelope of batch.envelopes) events.push(envelope.cursor, JSON.stringify(envelope));
+    for (const envelope of batch.envelopes) events.push(envelope.cursor, envelopeText(envelope));
     const { idempotency } = fences;
     const scriptKeys = [keys.state, keys.events, keys.timeline, keys.lease];
     if (idempotency) scriptKeys.push(this.#keys.appended(operationId, idempotency.key));
@@ -570,7 +572,7 @@ function isLastPossibleId(cursor: Cursor): boolean {
 
 function parseEntry([, fields]: [string, string[]]): Envelope {
   // Fields are [name, value] pairs; an entry has exactly one, `e`.
-  return JSON.parse(fields[1] as string) as Envelope;
+  return parseEnvelope(fields[1] as string);
 }
 
 /** The same request under the operation id its idempotency key already claimed. */

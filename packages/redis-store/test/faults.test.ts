@@ -137,6 +137,41 @@ describe('faults on a single Redis', () => {
     await expectEverySubscriberGapless(streams, [{ ...execution, readers }]);
   });
 
+  it.each([
+    ['the subscriber connection is killed', 'kill'],
+    ['redis-server restarts with its data', 'restart'],
+  ] as const)(
+    'the tail starts over when %s: a resume from before reads the store, gapless',
+    async (_, fault) => {
+      await using server = await startRedisServer();
+      await using streams = await openRedisStreams({ url: server.url });
+      const execution = await runningExecution(streams);
+      // A reader keeps the execution's feed, and its tail, live throughout.
+      const watcher = reader(await streams.subscribe(execution.operationId));
+      for (let index = 0; index < 3; index++) await execution.append(timeline(`seen ${index}`));
+      await eventually(async () => watcher.events.at(-1)?.sequence === 5);
+      const seen = await history(streams, execution.operationId);
+      if (fault === 'kill') await redisCommand(server.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      else await server.restart();
+      // Appended while notifications are lost (or before the subscriber is back).
+      for (let index = 0; index < 2; index++) await execution.append(timeline(`unseen ${index}`));
+      await eventually(async () => watcher.events.at(-1)?.sequence === 7);
+
+      // A tail still holding 1..5 would serve this resume 4 and 5, then wait for live events that
+      // were already published: it must have started over, so this resume reads the store.
+      const before = streams.storeReads();
+      const resumed = reader(
+        await streams.subscribe(execution.operationId, { cursor: seen[2]?.cursor }),
+      );
+      await eventually(async () => resumed.events.at(-1)?.sequence === 7);
+      expect(streams.storeReads()).toBeGreaterThan(before);
+      await execution.append(complete);
+      const stored = await history(streams, execution.operationId);
+      expectGapless(await watcher.done, stored, 0);
+      expectGapless(await resumed.done, stored, 3);
+    },
+  );
+
   it('redis-server restarts with its data: subscriptions resume, appends go on', async () => {
     await using server = await startRedisServer();
     await using streams = await openRedisStreams({ url: server.url });

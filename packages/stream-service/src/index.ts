@@ -1,6 +1,7 @@
 export { MAX_BATCH_SIZE, parseDrafts, prepareBatch } from './batch.ts';
 export { type CancelOptions, cancelExecution } from './cancel.ts';
 export * from './errors.ts';
+export { TAIL_DEFAULTS } from './live-feed.ts';
 export * from './memory/index.ts';
 export { ExecutionProducer } from './producer.ts';
 export { IDEMPOTENCY_TTL_MS, PRODUCER_LIMITS } from './producer-api.ts';

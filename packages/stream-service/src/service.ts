@@ -25,7 +25,13 @@ import {
   SequenceConflictError,
 } from './errors.ts';
 import { producerMethods } from './producer-api.ts';
-import { LiveSubscription, type StartPoint } from './subscription.ts';
+import { LiveFeed, TAIL_DEFAULTS } from './live-feed.ts';
+import {
+  LiveSubscription,
+  type StartHead,
+  type StartPoint,
+  type SubscriptionStore,
+} from './subscription.ts';
 import type {
   AppendOptions,
   CreateExecutionInput,
@@ -33,6 +39,7 @@ import type {
   ExecutionStreams,
   StreamBackend,
   StreamServiceOptions,
+  TailOptions,
 } from './types.ts';
 import { createCounted, PruneThrottle } from './unfinished-limit.ts';
 
@@ -69,6 +76,32 @@ export function createStreamService(
   const pageSize = options.replayPageSize ?? 500;
   const now = options.now ?? Date.now;
   let openSubscriptions = 0;
+  let storeReads = 0;
+  const tailLimits = checkTailLimits({
+    maxEvents: options.tail?.maxEvents ?? TAIL_DEFAULTS.maxEvents,
+    maxBytes: options.tail?.maxBytes ?? TAIL_DEFAULTS.maxBytes,
+    lingerMs: options.tail?.lingerMs ?? TAIL_DEFAULTS.lingerMs,
+  });
+  /** The live side of each execution with subscriptions (or lingering after its last one). */
+  const feeds = new Map<OperationId, LiveFeed>();
+  const feedOf = (operationId: OperationId): LiveFeed => {
+    let feed = feeds.get(operationId);
+    if (!feed) {
+      const created = new LiveFeed(operationId, tailLimits, () => {
+        if (feeds.get(operationId) === created) feeds.delete(operationId);
+      });
+      feeds.set(operationId, created);
+      feed = created;
+    }
+    return feed;
+  };
+  const store: SubscriptionStore = {
+    backend,
+    counted(read) {
+      storeReads++;
+      return read();
+    },
+  };
   const pruneThrottle = new PruneThrottle(options.pruneIntervalMs ?? 5_000);
   const waiters = new ClaimWaiters(options.claimPollMs ?? 200);
 
@@ -86,38 +119,64 @@ export function createStreamService(
 
   /**
    * Where a subscription starts, reading as little as the cursor allows, and checking the owner
-   * in the same reads: no cursor, the whole state (record and snapshot) in one read; a cursor,
-   * the record and head in one read, then the cursor's event with the first page of the replay
-   * after it in another. The cursor `0` reads the first retained event instead.
+   * in the same reads. A cursor inside the feed's tail, on a feed that knows the record, reads
+   * nothing: the tail holds every event after it. Otherwise: no cursor, the whole state (record
+   * and snapshot) in one read; a cursor, the record and head in one read, then the cursor's event
+   * with the first page of the replay after it in another. The cursor `0` reads the first
+   * retained event instead.
    */
   async function startPointFor(
-    operationId: OperationId,
+    feed: LiveFeed,
     cursor: string | null,
     ownerId: string | undefined,
-  ): Promise<{ start: StartPoint; head: ExecutionHead; firstPage?: Envelope[] }> {
-    const owned = (record: ExecutionRecord | undefined) =>
-      record !== undefined && (ownerId === undefined || record.ownerId === ownerId);
+  ): Promise<{ start: StartPoint; head: StartHead; firstPage?: Envelope[] }> {
+    const { operationId } = feed;
+    const owned = (record: ExecutionRecord | null | undefined) =>
+      record !== null &&
+      record !== undefined &&
+      (ownerId === undefined || record.ownerId === ownerId);
     const snapshotStart = async () => {
-      const state = await backend.readState(operationId);
+      const state = await store.counted(() => backend.readState(operationId));
       if (!state || !owned(state.record)) throw new ExecutionNotFoundError(operationId);
+      feed.record ??= state.record;
       return {
         start: { kind: 'snapshot', snapshot: state.snapshot } as const,
         head: state.snapshot,
       };
     };
     if (cursor === null) return snapshotStart();
-    const entry = await backend.readRecordAndHead(operationId);
+    const fromTail = cursor === START_CURSOR ? null : feed.at(cursor);
+    if (fromTail && feed.record) {
+      if (!owned(feed.record)) throw new ExecutionNotFoundError(operationId);
+      const last = feed.tail().at(-1) as Envelope;
+      const head = { sequence: last.sequence, status: statusAfter(last) };
+      return {
+        start: { kind: 'after', sequence: fromTail.sequence, cursor },
+        head,
+        firstPage: feed.after(fromTail.sequence, pageSize) ?? [],
+      };
+    }
+    const entry = await store.counted(() => backend.readRecordAndHead(operationId));
     if (!entry || !owned(entry.record)) throw new ExecutionNotFoundError(operationId);
+    feed.record ??= entry.record;
     const { head } = entry;
     if (cursor === START_CURSOR) {
-      const [first] = await backend.readAfter(operationId, START_CURSOR, 1);
+      const [first] = await store.counted(() => backend.readAfter(operationId, START_CURSOR, 1));
       // Nothing trimmed yet: replay everything. Otherwise the snapshot covers what is gone.
       if (first?.sequence === 1) return { start: { kind: 'after', sequence: 0, cursor }, head };
       return snapshotStart();
     }
-    const [event, ...firstPage] = await backend.readFrom(operationId, cursor, pageSize + 1);
+    const [event, ...firstPage] = await store.counted(() =>
+      backend.readFrom(operationId, cursor, pageSize + 1),
+    );
     if (!event) return snapshotStart(); // trimmed, expired or another stream's
     return { start: { kind: 'after', sequence: event.sequence, cursor }, head, firstPage };
+  }
+
+  function close(): Promise<void> {
+    for (const feed of feeds.values()) feed.close();
+    feeds.clear();
+    return backend.close();
   }
 
   const service: ExecutionStreams = {
@@ -221,9 +280,10 @@ export function createStreamService(
     async subscribe(operationId, subscribeOptions = {}) {
       const cursor = parseResumeCursor(subscribeOptions.cursor ?? null);
       openSubscriptions++;
+      const feed = feedOf(operationId);
       const subscription = new LiveSubscription({
-        backend,
-        operationId,
+        store,
+        feed,
         maxQueued,
         pageSize,
         signal: subscribeOptions.signal,
@@ -235,7 +295,7 @@ export function createStreamService(
         // Live first, then read: whatever commits after this point reaches the listener.
         await subscription.listen();
         const { start, head, firstPage } = await startPointFor(
-          operationId,
+          feed,
           cursor,
           subscribeOptions.ownerId,
         );
@@ -256,15 +316,42 @@ export function createStreamService(
     ping: () => backend.ping(),
 
     stats() {
-      return { subscriptions: openSubscriptions, listeners: backend.listenerCount() };
+      let listeners = 0;
+      for (const feed of feeds.values()) listeners += feed.size;
+      return { subscriptions: openSubscriptions, listeners };
     },
 
     ...producerMethods(backend, { create: (input) => service.create(input), now, waiters }),
 
-    close: () => backend.close(),
-    [Symbol.asyncDispose]: () => backend.close(),
+    storeReads: () => storeReads,
+
+    close,
+    [Symbol.asyncDispose]: close,
   };
   return service;
+}
+
+/**
+ * The status of the execution as of `last`, its latest event: a terminal status when `last` ends
+ * it; otherwise a status that is not terminal (which one does not matter to a subscription).
+ */
+function statusAfter(last: Envelope): ExecutionHead['status'] {
+  if (last.kind === 'execution.state_changed') return last.payload.to;
+  return 'running';
+}
+
+/** @throws RangeError for tail limits that are not positive integers (linger: ≥ 0) */
+function checkTailLimits(limits: Required<TailOptions>): Required<TailOptions> {
+  if (!(Number.isInteger(limits.maxEvents) && limits.maxEvents >= 1)) {
+    throw new RangeError(`tail.maxEvents must be a positive integer, got ${limits.maxEvents}`);
+  }
+  if (!(Number.isInteger(limits.maxBytes) && limits.maxBytes >= 1)) {
+    throw new RangeError(`tail.maxBytes must be a positive integer, got ${limits.maxBytes}`);
+  }
+  if (!(Number.isFinite(limits.lingerMs) && limits.lingerMs >= 0)) {
+    throw new RangeError(`tail.lingerMs must be 0 or more, got ${limits.lingerMs}`);
+  }
+  return limits;
 }
 
 /**

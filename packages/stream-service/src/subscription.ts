@@ -7,6 +7,7 @@ import {
   snapshotEnvelope,
 } from '@execstream/event-schema';
 import { StoreUnavailableError } from './errors.ts';
+import type { LiveFeed } from './live-feed.ts';
 import type { ExecutionSubscription, LiveListener, StreamBackend } from './types.ts';
 
 /** Where a subscription starts: after a known event, or with a snapshot of the head. */
@@ -19,16 +20,28 @@ export type StartPoint =
 const STORE_RETRY_MIN_MS = 50;
 const STORE_RETRY_MAX_MS = 2_000;
 
+/** What a subscription needs of the head its start point was chosen against. */
+export type StartHead = Pick<ExecutionHead, 'sequence' | 'status'>;
+
+/** What a subscription reads besides its feed: the store, counted. */
+export interface SubscriptionStore {
+  backend: StreamBackend;
+  /** Counts one read of the store made for a subscription (`ExecutionStreams.storeReads`). */
+  counted<T>(read: () => Promise<T>): Promise<T>;
+}
+
 /**
- * One subscriber's read of one execution: replay from the store by cursor, then the live tail.
+ * One subscriber's read of one execution: replay by cursor, then the live events.
  *
- * The live listener is registered before anything is read, and every event is checked against
- * the last delivered `sequence`: older ones are dropped, the next one is delivered, and a jump
- * (a lost notification, an overflowed queue) sends the subscriber back to the store. The store
- * is the source of truth; notifications are only a fast path.
+ * The live listener is registered (on the execution's feed) before anything is read, and every
+ * event is checked against the last delivered `sequence`: older ones are dropped, the next one is
+ * delivered, and a jump (a lost notification, an overflowed queue) sends the subscriber back to
+ * catch up: from the feed's tail when it holds every event after the last delivered, else from
+ * the store. The store is the source of truth; notifications and the tail are only a fast path.
  */
 export class LiveSubscription implements ExecutionSubscription {
-  readonly #backend: StreamBackend;
+  readonly #store: SubscriptionStore;
+  readonly #feed: LiveFeed;
   readonly #operationId: OperationId;
   readonly #maxQueued: number;
   readonly #pageSize: number;
@@ -44,17 +57,25 @@ export class LiveSubscription implements ExecutionSubscription {
   #signal: AbortSignal | undefined;
   #nothingToSend = false;
   #headSequence = 0;
+  /** The last event handed out (or the snapshot's), `-1` before the start point is known. */
+  #lastSequence = -1;
+  #lastCursor = '';
+  /** Reading history (or catching up) rather than taking live events as they come. */
+  #catchingUp = true;
+  /** The terminal event went out: nothing follows. */
+  #ended = false;
 
   constructor(options: {
-    backend: StreamBackend;
-    operationId: OperationId;
+    store: SubscriptionStore;
+    feed: LiveFeed;
     maxQueued: number;
     pageSize: number;
     signal: AbortSignal | undefined;
     onClose: () => void;
   }) {
-    this.#backend = options.backend;
-    this.#operationId = options.operationId;
+    this.#store = options.store;
+    this.#feed = options.feed;
+    this.#operationId = options.feed.operationId;
     this.#maxQueued = options.maxQueued;
     this.#pageSize = options.pageSize;
     this.#signal = options.signal;
@@ -72,12 +93,16 @@ export class LiveSubscription implements ExecutionSubscription {
     return this.#headSequence;
   }
 
-  /** The listener handed to the backend. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The listener registered on the feed. */
   readonly listener: LiveListener = {
     onEvents: (envelopes) => {
       if (this.#closed) return;
       if (this.#queue.length + envelopes.length > this.#maxQueued) {
-        // A slow reader: drop what it has not taken and let it re-read from the store.
+        // A slow reader: drop what it has not taken and let it catch up by cursor.
         this.#queue = [];
         this.#mustCatchUp = true;
       } else {
@@ -93,7 +118,7 @@ export class LiveSubscription implements ExecutionSubscription {
 
   /** Registers the live listener; call before reading the state the start point comes from. */
   async listen(): Promise<void> {
-    const unlisten = await this.#backend.listen(this.#operationId, this.listener);
+    const unlisten = await this.#feed.add(this.#store.backend, this.listener);
     if (this.#closed) unlisten();
     else this.#unlisten = unlisten;
   }
@@ -102,7 +127,7 @@ export class LiveSubscription implements ExecutionSubscription {
    * Sets the start point, given the head it was chosen against, and the first page of the replay
    * when it was read with the start point: the events after it, at most a page.
    */
-  begin(start: StartPoint, head: ExecutionHead, firstPage?: Envelope[]): void {
+  begin(start: StartPoint, head: StartHead, firstPage?: Envelope[]): void {
     this.#start = start;
     this.#firstPage = firstPage ?? null;
     this.#headSequence = head.sequence;
@@ -135,73 +160,118 @@ export class LiveSubscription implements ExecutionSubscription {
 
   async *#run(): AsyncGenerator<Envelope, void, undefined> {
     try {
-      const start = this.#start;
-      if (!start || this.#closed) return;
-      let lastSequence: number;
-      let lastCursor: string;
-      let catchingUp = true;
-      if (start.kind === 'snapshot') {
-        yield snapshotEnvelope(start.snapshot);
-        if (isTerminalStatus(start.snapshot.status)) return;
-        lastSequence = start.snapshot.sequence;
-        lastCursor = start.snapshot.cursor;
-      } else {
-        lastSequence = start.sequence;
-        lastCursor = start.cursor;
-      }
-
-      while (!this.#closed) {
-        if (catchingUp || this.#mustCatchUp) {
-          this.#mustCatchUp = false;
-          const prefetched = this.#firstPage;
-          this.#firstPage = null;
-          const page =
-            prefetched ??
-            (await this.#withStoreRetry(() =>
-              this.#backend.readAfter(this.#operationId, lastCursor, this.#pageSize),
-            ));
-          if (page === undefined || this.#closed) return;
-          const first = page[0];
-          if (first && first.sequence !== lastSequence + 1) {
-            // The events we still owe were trimmed while we read: resync from the head.
-            const head = await this.#withStoreRetry(() =>
-              this.#backend.readState(this.#operationId),
-            );
-            if (!head || this.#closed) return;
-            yield snapshotEnvelope(head.snapshot);
-            if (isTerminalStatus(head.snapshot.status)) return;
-            lastSequence = head.snapshot.sequence;
-            lastCursor = head.snapshot.cursor;
-            continue;
-          }
-          for (const envelope of page) {
-            yield envelope;
-            if (endsStream(envelope)) return;
-            lastSequence = envelope.sequence;
-            lastCursor = envelope.cursor;
-          }
-          catchingUp = page.length === this.#pageSize;
-          continue;
-        }
-
-        const envelope = this.#queue.shift();
-        if (!envelope) {
-          await this.#waitForWake();
-          continue;
-        }
-        if (envelope.sequence <= lastSequence) continue;
-        if (envelope.sequence !== lastSequence + 1) {
-          catchingUp = true;
-          continue;
-        }
-        yield envelope;
-        if (endsStream(envelope)) return;
-        lastSequence = envelope.sequence;
-        lastCursor = envelope.cursor;
+      for (;;) {
+        const batch = await this.nextBatch();
+        if (batch === null) return;
+        yield* batch;
       }
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * The next events in order, as many as are at hand (a page of history, a slice of the tail, the
+   * live events queued): `null` once the subscription has ended (its terminal event went out, or
+   * it was closed). Waits while there is nothing to take.
+   */
+  async nextBatch(): Promise<readonly Envelope[] | null> {
+    while (!this.#closed && !this.#ended) {
+      if (this.#lastSequence < 0) {
+        const start = this.#start;
+        if (!start) return null;
+        if (start.kind === 'snapshot') return [this.#snapshotTaken(start.snapshot)];
+        this.#lastSequence = start.sequence;
+        this.#lastCursor = start.cursor;
+        continue;
+      }
+      if (this.#catchingUp || this.#mustCatchUp) {
+        const batch = await this.#catchUp();
+        if (batch === null) return null;
+        if (batch.length > 0) return batch;
+        continue;
+      }
+      const batch = this.#takeQueued();
+      if (batch.length > 0) return batch;
+      if (!this.#catchingUp) await this.#waitForWake();
+    }
+    return null;
+  }
+
+  /** One step of catching up: from the tail when it holds what is owed, else from the store. */
+  async #catchUp(): Promise<readonly Envelope[] | null> {
+    this.#mustCatchUp = false;
+    const prefetched = this.#firstPage;
+    this.#firstPage = null;
+    let page = prefetched ?? this.#feed.after(this.#lastSequence, this.#pageSize);
+    if (page !== null && page.length < this.#pageSize && prefetched === null) {
+      // The tail had everything owed: the reader is at the live edge.
+      this.#catchingUp = false;
+      return this.#taken(page);
+    }
+    page ??=
+      (await this.#withStoreRetry(() =>
+        this.#store.counted(() =>
+          this.#store.backend.readAfter(this.#operationId, this.#lastCursor, this.#pageSize),
+        ),
+      )) ?? null;
+    if (page === null || this.#closed) return null;
+    const first = page[0];
+    if (first && first.sequence !== this.#lastSequence + 1) {
+      // The events we still owe were trimmed while we read: resync from the head.
+      const state = await this.#withStoreRetry(() =>
+        this.#store.counted(() => this.#store.backend.readState(this.#operationId)),
+      );
+      if (!state || this.#closed) return null;
+      this.#catchingUp = true;
+      return [this.#snapshotTaken(state.snapshot)];
+    }
+    this.#catchingUp = page.length === this.#pageSize;
+    return this.#taken(page);
+  }
+
+  /** The live events queued, those after the last handed out; a jump means catching up. */
+  #takeQueued(): Envelope[] {
+    const queued = this.#queue;
+    this.#queue = [];
+    let from = 0;
+    while (from < queued.length && (queued[from] as Envelope).sequence <= this.#lastSequence) {
+      from++;
+    }
+    if (from === queued.length) return [];
+    if ((queued[from] as Envelope).sequence !== this.#lastSequence + 1) {
+      this.#catchingUp = true;
+      return [];
+    }
+    let to = from + 1;
+    while (
+      to < queued.length &&
+      (queued[to] as Envelope).sequence === (queued[to - 1] as Envelope).sequence + 1
+    ) {
+      to++;
+    }
+    if (to < queued.length) this.#mustCatchUp = true;
+    return this.#taken(from === 0 && to === queued.length ? queued : queued.slice(from, to));
+  }
+
+  /** Hands out `events` (contiguous after the last handed out), ending at a terminal event. */
+  #taken(events: Envelope[]): Envelope[] {
+    const end = events.findIndex(endsStream);
+    const batch = end === -1 ? events : events.slice(0, end + 1);
+    const last = batch.at(-1);
+    if (last) {
+      this.#lastSequence = last.sequence;
+      this.#lastCursor = last.cursor;
+    }
+    if (end !== -1) this.#ended = true;
+    return batch;
+  }
+
+  #snapshotTaken(snapshot: ExecutionSnapshot): Envelope {
+    this.#lastSequence = snapshot.sequence;
+    this.#lastCursor = snapshot.cursor;
+    if (isTerminalStatus(snapshot.status)) this.#ended = true;
+    return snapshotEnvelope(snapshot);
   }
 
   /** Runs a store read, waiting and retrying while the store is unavailable. */

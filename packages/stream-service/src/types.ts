@@ -192,7 +192,7 @@ export interface ExecutionSubscription extends AsyncIterable<Envelope> {
 export interface ExecutionStreamsStats {
   /** Subscriptions not yet ended. */
   subscriptions: number;
-  /** Live listeners the backend holds for them. */
+  /** Live listeners held for them (on the feeds of their executions). */
   listeners: number;
 }
 
@@ -269,6 +269,11 @@ export interface ExecutionStreams extends AsyncDisposable {
   /** True when the store answers. */
   ping(): Promise<boolean>;
   stats(): ExecutionStreamsStats;
+  /**
+   * Reads of the store made for subscriptions since the service opened (start points, replays,
+   * catch-ups, resyncs): what the tail saves is what this does not count.
+   */
+  storeReads(): number;
   close(): Promise<void>;
 }
 
@@ -430,4 +435,25 @@ export interface StreamServiceOptions {
   claimPollMs?: number;
   /** @default Date.now */
   now?: () => number;
+  /** The in-memory tail kept per execution with subscriptions in this process. */
+  tail?: TailOptions;
+}
+
+/**
+ * The last events of each execution that has subscriptions in this process, kept with their
+ * serialised text, so that a resume whose cursor is among them, and a reader that fell behind by
+ * no more than them, are served without reading the store. Bounded by count and by bytes,
+ * whichever is reached first.
+ */
+export interface TailOptions {
+  /** @default 512 */
+  maxEvents?: number;
+  /** Bytes of serialised envelopes (UTF-8). @default 262_144 (256 KiB) */
+  maxBytes?: number;
+  /**
+   * How long an execution's tail (and its live subscription on the store) outlives its last
+   * subscription, so that readers that drop and come back find it warm.
+   * @default 5_000
+   */
+  lingerMs?: number;
 }

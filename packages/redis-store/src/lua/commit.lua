@@ -66,9 +66,10 @@ end
 redis.call('HSET', KEYS[1], 'head', ARGV[4], 'seq', ARGV[2], 'terminal', ARGV[3])
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[10], 'PX', ARGV[11]) end
 
--- Subscribers get the batch itself, so fan-out needs no read; a lost message is caught up by
--- cursor from the stream, which this same script has already written.
-redis.call('SPUBLISH', ARGV[7], '[' .. table.concat(envelopes, ',') .. ']')
+-- Subscribers get the batch itself, one envelope JSON a line (JSON text holds no raw newline),
+-- so fan-out needs no read and each envelope's text goes out as stored; a lost message is
+-- caught up by cursor from the stream, which this same script has already written.
+redis.call('SPUBLISH', ARGV[7], table.concat(envelopes, '\n'))
 
 if ARGV[3] == '1' then
   redis.call('DEL', KEYS[4])

@@ -26,6 +26,7 @@ export async function openStore(target: ConformanceTarget, options?: Conformance
   const streams = createStreamService(backend, {
     maxQueuedEvents: options?.maxQueuedEvents,
     pruneIntervalMs: options?.pruneIntervalMs,
+    tail: options?.tail,
   });
   return {
     streams: Object.assign(streams, { [Symbol.asyncDispose]: () => streams.close() }),

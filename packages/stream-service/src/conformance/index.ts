@@ -6,6 +6,7 @@ import { lifecycleRules } from './lifecycle.ts';
 import { unfinishedLimitRules } from './limits.ts';
 import { producerApiRules } from './producer-api.ts';
 import { subscribeRules } from './subscribe.ts';
+import { tailRules } from './tail.ts';
 import type { ConformanceTarget } from './target.ts';
 
 export type { ConformanceServiceOptions, ConformanceTarget } from './target.ts';
@@ -18,6 +19,7 @@ export function describeConformance(target: ConformanceTarget): void {
   describe(`ExecutionStreams conformance: ${target.name}`, () => {
     creationAndAppendRules(target);
     subscribeRules(target);
+    tailRules(target);
     lifecycleRules(target);
     unfinishedLimitRules(target);
     cancelRules(target);

@@ -2,7 +2,7 @@ import type { StreamBackend, StreamServiceOptions } from '../types.ts';
 
 /** Settings a conformance test asks of a fresh service. */
 export interface ConformanceServiceOptions
-  extends Pick<StreamServiceOptions, 'maxQueuedEvents' | 'pruneIntervalMs'> {
+  extends Pick<StreamServiceOptions, 'maxQueuedEvents' | 'pruneIntervalMs' | 'tail'> {
   /** Events retained per execution. */
   maxEventsPerStream?: number;
   /** How long a terminal execution lives on. */
