@@ -24,8 +24,8 @@ import {
   InvalidInputError,
   SequenceConflictError,
 } from './errors.ts';
-import { producerMethods } from './producer-api.ts';
 import { LiveFeed, TAIL_DEFAULTS } from './live-feed.ts';
+import { producerMethods } from './producer-api.ts';
 import {
   LiveSubscription,
   type StartHead,
