@@ -1,11 +1,12 @@
 import { defineConfig } from 'tsdown';
 
-// `pnpm build`: the server (and the keys command) as plain JavaScript for `node`, no tsx at run
+// `pnpm build`: the server (and its keys command) as plain JavaScript for `node`, no tsx at run
 // time. The workspace packages are bundled in; the server's npm dependencies stay external and
 // load from node_modules. The Lua scripts of @execstream/redis-store are read at run time from
-// `./lua/` beside the module that loads them, so they are copied next to the bundle.
+// `./lua/` beside the module that loads them, so they are copied next to the bundle. The web
+// app's build (apps/web/dist, made first) is copied to `dist/web`, where the bundle looks for it.
 export default defineConfig({
-  entry: ['src/main.ts', 'src/keys-cli.ts'],
+  entry: ['src/main.ts'],
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -14,6 +15,9 @@ export default defineConfig({
   // Bundled too: what the workspace packages import but the server does not declare (ioredis,
   // ulid and theirs).
   deps: { alwaysBundle: [/^@execstream\//], onlyBundle: false },
-  copy: [{ from: '../../packages/redis-store/src/lua/*.lua', to: 'dist/lua' }],
+  copy: [
+    { from: '../../packages/redis-store/src/lua/*.lua', to: 'dist/lua' },
+    { from: '../web/dist', to: 'dist', rename: 'web' },
+  ],
   clean: true,
 });

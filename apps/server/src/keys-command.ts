@@ -21,8 +21,9 @@ export interface KeysCommandIo {
 }
 
 /**
- * `keys create|list|revoke`, shared by `pnpm --filter @execstream/server keys` and the
- * `execstream keys` CLI: exit code 0 on success, 1 on a failure, 2 on a usage error.
+ * `keys create|list|revoke`, the server entry point's second command (`node dist/main.mjs keys`,
+ * `pnpm --filter @execstream/server keys` from source): exit code 0 on success, 1 on a failure,
+ * 2 on a usage error.
  */
 export async function runKeysCommand(argv: string[], io: KeysCommandIo = process): Promise<number> {
   const usage = (code: number, problem?: string): number => {

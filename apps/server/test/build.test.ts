@@ -56,7 +56,7 @@ describe('the production build', () => {
     expect(ended.messages.at(-1)?.event).not.toBe('execution.state_changed');
     expect(await exited).toBe(0);
 
-    const keys = await run(process.execPath, ['dist/keys-cli.mjs', 'list'], {
+    const keys = await run(process.execPath, ['dist/main.mjs', 'keys', 'list'], {
       cwd: APP,
       env: { ...process.env, REDIS_URL: redis.url },
     });

@@ -4,8 +4,15 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Where `apps/web`'s production build lands (`vite build`; `pnpm start` makes it when stale). */
-export const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
+/**
+ * Where the web app's build is. From source (tsx, `pnpm start`) this module is
+ * src/routes/web.ts and the build is `apps/web/dist` (made when stale); in the production bundle
+ * it sits in `dist/`, beside the copy `pnpm build` puts in `dist/web`, so the bundle serves the
+ * app wherever it is run from.
+ */
+export const WEB_DIST = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../../web/dist/' : './web/', import.meta.url),
+);
 
 /** The built web app: its directory, and its HTML shell with the server's settings in it. */
 export interface WebApp {

@@ -16,17 +16,18 @@ export interface ServerProcess extends AsyncDisposable {
 }
 
 /**
- * `args`: what `node` runs, from apps/server; by default the sources through tsx, as `pnpm
- * start` does (`['dist/main.mjs']` runs the production build).
+ * `args`: what `node` runs, from `cwd` (apps/server); by default the sources through tsx, as
+ * `pnpm start` does (`['dist/main.mjs']` runs the production build).
  */
 export async function spawnServer(
   env: Record<string, string>,
   // `node --import tsx`, not the tsx CLI: the CLI runs the server in a grandchild, which a
   // SIGKILL of the CLI would leave running.
   args: string[] = ['--import', 'tsx', 'src/main.ts'],
+  cwd: string = APP,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, args, {
-    cwd: APP,
+    cwd,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

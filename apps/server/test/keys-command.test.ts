@@ -11,7 +11,7 @@ function keys(args: string[], env: Record<string, string>) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/keys-cli.ts', ...args],
+      ['--import', 'tsx', 'src/main.ts', 'keys', ...args],
       { cwd: APP, env: { ...process.env, ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
