@@ -1,10 +1,13 @@
 import { hostname } from 'node:os';
 import type { ExecutionType, OperationId } from '@execstream/event-schema';
 import {
+  type Claim,
   ExecutionProducer,
   type ExecutionRecord,
   type ExecutionStreams,
   ExecutionTerminalError,
+  LeaseLostError,
+  PRODUCER_LIMITS,
 } from '@execstream/stream-service';
 import { type Plan, perform, resumePlan } from './plan.ts';
 import { scenarioPlan } from './scenarios.ts';
@@ -20,7 +23,7 @@ export interface ExecutorLogger {
 export interface DemoExecutorOptions {
   streams: ExecutionStreams;
   /**
-   * Names this worker in leases.
+   * Names this worker in logs.
    * @default `<hostname>:<pid>:<random>`
    */
   workerId?: string;
@@ -31,12 +34,14 @@ export interface DemoExecutorOptions {
    */
   leaseTtlMs?: number;
   /**
-   * How often unfinished executions are looked for, to continue runs whose worker died.
+   * How long one claim waits for work before it asks again (at most 30 s). Runs submitted in
+   * this process are taken at once; those of other processes, and runs whose worker died, are
+   * found within `claimPollMs` of the stream service.
    * @default 1_000
    */
   pollIntervalMs?: number;
   /**
-   * Runs this worker carries at once; more wait for a later poll.
+   * Runs this worker carries at once; it claims no more until one ends.
    * @default 2_000
    */
   maxConcurrentRuns?: number;
@@ -44,34 +49,37 @@ export interface DemoExecutorOptions {
 }
 
 /**
- * Runs submitted executions through realistic steps, as a real worker would: through the
- * producer API, under a lease.
+ * Runs submitted executions through realistic steps, as any worker does (CONTRACT §12): it
+ * claims them with `streams.claim`, renews its leases, and reports through appends fenced by
+ * its lease token: the very functions the HTTP producer routes call. So it and external workers
+ * compete for runs on equal terms, and a user's cancel stops either (the next append answers
+ * `ExecutionTerminalError`).
  *
  * A run survives the death of its process because nothing about it lives only in that process:
  * its plan is a pure function of the execution's record (seeded by the operation id), produced
- * step by step, and where it stands is the stream's last sequence. Every instance polls for
- * unfinished executions and takes those whose lease has expired; it replays the plan up to the
- * next step from the snapshot's sequence, and continues. Appends carry `expectedSequence`, so a
- * worker that lost its lease cannot append twice what its successor already did.
+ * step by step, and where it stands is the stream's last sequence. Once a dead worker's lease
+ * expires the run is claimable again; the next worker replays the plan up to the next step from
+ * the head's sequence, and continues. The lease fences the old worker out.
  */
 export class DemoExecutor {
   readonly #streams: ExecutionStreams;
   readonly #workerId: string;
   readonly #leaseTtlMs: number;
-  readonly #pollIntervalMs: number;
+  readonly #waitMs: number;
   readonly #maxRuns: number;
   readonly #logger: ExecutorLogger | undefined;
   readonly #runs = new Map<OperationId, { abort: AbortController; done: Promise<void> }>();
   readonly #stopping = new AbortController();
-  #poller: NodeJS.Timeout | null = null;
-  #polling = false;
+  #claiming: Promise<void> | null = null;
+  /** Resolves the claim loop's wait for a free slot. */
+  #slotFreed: (() => void) | null = null;
 
   constructor(options: DemoExecutorOptions) {
     this.#streams = options.streams;
     this.#workerId =
       options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
     this.#leaseTtlMs = options.leaseTtlMs ?? 10_000;
-    this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.#waitMs = Math.min(options.pollIntervalMs ?? 1_000, PRODUCER_LIMITS.maxWaitMs);
     this.#maxRuns = options.maxConcurrentRuns ?? 2_000;
     this.#logger = options.logger;
   }
@@ -85,12 +93,10 @@ export class DemoExecutor {
     return this.#runs.size;
   }
 
-  /** Starts polling for unfinished executions. */
+  /** Starts claiming executions. */
   start(): void {
-    if (this.#poller || this.#stopping.signal.aborted) return;
-    this.#poller = setInterval(() => void this.#poll(), this.#pollIntervalMs);
-    this.#poller.unref();
-    void this.#poll();
+    if (this.#claiming || this.#stopping.signal.aborted) return;
+    this.#claiming = this.#claimLoop();
   }
 
   /** @throws InvalidInputError when `params.simulate` is malformed; nothing is created then. */
@@ -98,73 +104,93 @@ export class DemoExecutor {
     parseSimulate(params);
   }
 
-  /** Starts a new execution at once, rather than at the next poll. */
-  submitted(record: ExecutionRecord): void {
-    this.#launch(record.operationId);
-  }
-
   /**
-   * Stops taking runs, stops the running ones between two steps and releases their leases, so
-   * another instance continues them at its next poll rather than after the lease expires.
+   * Stops claiming, stops the running runs between two steps and releases their leases, so
+   * another instance continues them at once rather than after the lease expires.
    */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    if (this.#poller) clearInterval(this.#poller);
-    this.#poller = null;
+    this.#slotFreed?.();
     const running = [...this.#runs.values()];
     for (const run of running) run.abort.abort();
-    await Promise.all(running.map((run) => run.done));
+    await Promise.all([this.#claiming, ...running.map((run) => run.done)]);
   }
 
-  async #poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
-    try {
-      const unfinished = await this.#streams.listUnfinished({ limit: 100 });
-      for (const operationId of unfinished) this.#launch(operationId);
-    } catch (error) {
-      this.#logger?.warn({ err: error }, 'demo executor: listing unfinished executions failed');
-    } finally {
-      this.#polling = false;
+  async #claimLoop(): Promise<void> {
+    const { signal } = this.#stopping;
+    while (!signal.aborted) {
+      if (this.#runs.size >= this.#maxRuns) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        this.#slotFreed = null;
+        continue;
+      }
+      try {
+        const claim = await this.#streams.claim({
+          leaseMs: this.#leaseTtlMs,
+          waitMs: this.#waitMs,
+          signal,
+        });
+        if (!claim) continue;
+        if (signal.aborted) {
+          await this.#streams.release(claim.record.operationId, claim.lease.token).catch(() => {});
+          return;
+        }
+        this.#launch(claim);
+      } catch (error) {
+        this.#logger?.warn({ err: error }, 'demo executor: claiming failed');
+        await pause(this.#waitMs, signal);
+      }
     }
   }
 
-  #launch(operationId: OperationId): void {
-    if (this.#runs.has(operationId) || this.#runs.size >= this.#maxRuns) return;
-    if (this.#stopping.signal.aborted) return;
+  #launch(claim: Claim): void {
+    const { operationId } = claim.record;
     const abort = new AbortController();
-    const done = this.#run(operationId, abort).finally(() => this.#runs.delete(operationId));
+    const done = this.#run(claim, abort).finally(() => {
+      this.#runs.delete(operationId);
+      this.#slotFreed?.();
+    });
     this.#runs.set(operationId, { abort, done });
   }
 
-  async #run(operationId: OperationId, run: AbortController): Promise<void> {
-    let leased = false;
-    let renewer: NodeJS.Timeout | undefined;
+  async #run(claim: Claim, run: AbortController): Promise<void> {
+    const { operationId } = claim.record;
+    const { token } = claim.lease;
+    let renewing = false;
+    const renewer = setInterval(async () => {
+      if (renewing) return;
+      renewing = true;
+      try {
+        await this.#streams.renewLease(operationId, token, this.#leaseTtlMs);
+      } catch (error) {
+        // Lost (expired and claimed, or the run ended): stop. A store outage: the next renewal
+        // or append tells.
+        if (error instanceof LeaseLostError || error instanceof ExecutionTerminalError) run.abort();
+      } finally {
+        renewing = false;
+      }
+    }, this.#leaseTtlMs / 3);
     try {
-      leased = await this.#streams.acquireLease(operationId, this.#workerId, this.#leaseTtlMs);
-      if (!leased) return;
-      renewer = setInterval(async () => {
-        const held = await this.#streams
-          .acquireLease(operationId, this.#workerId, this.#leaseTtlMs)
-          .catch(() => false);
-        if (!held) run.abort();
-      }, this.#leaseTtlMs / 3);
-      await this.#carry(operationId, run.signal);
+      await this.#carry(claim, run.signal);
     } catch (error) {
-      if (!(error instanceof ExecutionTerminalError)) {
+      const stopped = error instanceof ExecutionTerminalError || error instanceof LeaseLostError;
+      if (!stopped) {
         this.#logger?.error({ err: error, operationId }, 'demo executor: run stopped by an error');
       }
     } finally {
       clearInterval(renewer);
-      if (leased) await this.#streams.releaseLease(operationId, this.#workerId).catch(() => {});
+      await this.#streams.release(operationId, token).catch(() => {});
     }
   }
 
   /** Continues a run from wherever its stream stands. */
-  async #carry(operationId: OperationId, signal: AbortSignal): Promise<void> {
-    const record = await this.#streams.getRecord(operationId);
-    if (!record) return;
-    const producer = await ExecutionProducer.attach(this.#streams, operationId);
+  async #carry(claim: Claim, signal: AbortSignal): Promise<void> {
+    const { record, lease } = claim;
+    const producer = await ExecutionProducer.attach(this.#streams, record.operationId, {
+      leaseToken: lease.token,
+    });
     const resumed = resumePlan(planOf(record), producer.sequence);
     if (!resumed) {
       await producer.fail({
@@ -174,7 +200,10 @@ export class DemoExecutor {
       return;
     }
     if (resumed.index > 0) {
-      this.#logger?.info({ operationId, step: resumed.index }, 'demo executor: continuing a run');
+      this.#logger?.info(
+        { operationId: record.operationId, step: resumed.index },
+        'demo executor: continuing a run',
+      );
     }
     // One step at a time: the run holds the step it is on, never the plan.
     for (const step of resumed.rest) {

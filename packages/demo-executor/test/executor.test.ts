@@ -1,5 +1,6 @@
 import { type Envelope, EXECUTION_TYPES } from '@execstream/event-schema';
 import {
+  cancelExecution,
   createMemoryExecutionStreams,
   ExecutionProducer,
   type ExecutionStreams,
@@ -28,7 +29,7 @@ describe('params.simulate', () => {
       type: 'swap',
       params: { simulate: { steps: 3, intervalMs: 0, outcome: 'failed' } },
     });
-    executor.submitted(record);
+    executor.start();
     await untilTerminal(streams, record.operationId);
     await executor.stop();
     const events = await allEvents(streams, record.operationId);
@@ -145,5 +146,40 @@ describe('a run whose worker died', () => {
     expect(events.length).toBe(6 + 4);
     expect(events.filter((event) => event.kind === 'execution.progress')).toHaveLength(6);
     expect(events.at(-1)?.payload).toMatchObject({ to: 'completed' });
+  });
+});
+
+describe('one producer path', () => {
+  it('leaves a run another worker claimed alone, takes it once released, and stops on a cancel', async () => {
+    await using streams = createMemoryExecutionStreams();
+    const { record } = await streams.create({
+      ownerId: 'o',
+      type: 'swap',
+      params: { simulate: { steps: 1000, intervalMs: 20 } },
+    });
+    // Another worker (an HTTP one, say) claims it first.
+    const other = await streams.claim({ leaseMs: 60_000 });
+    expect(other?.record.operationId).toBe(record.operationId);
+    const executor = new DemoExecutor({ streams, leaseTtlMs: 60_000, pollIntervalMs: 20 });
+    executor.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(executor.activeRuns).toBe(0);
+    expect((await streams.getSnapshot(record.operationId)).sequence).toBe(1);
+    await streams.release(record.operationId, other?.lease.token as string);
+    for (;;) {
+      const snapshot = await streams.getSnapshot(record.operationId);
+      if (snapshot.progress !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(executor.activeRuns).toBe(1);
+    await cancelExecution(streams, record.operationId);
+    for (;;) {
+      if (executor.activeRuns === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const events = await allEvents(streams, record.operationId);
+    expect(events.at(-1)?.payload).toMatchObject({ to: 'cancelled' });
+    expect(events.map((event) => event.sequence)).toEqual(events.map((_, index) => index + 1));
+    await executor.stop();
   });
 });

@@ -63,7 +63,7 @@ describe('memory per run', () => {
       records.push(record);
     }
     const before = liveHeapBytes();
-    for (const record of records) executor.submitted(record);
+    executor.start();
     // On the embedded store a run goes from taking its lease to waiting out its first pause
     // without yielding to the event loop: once every lease is held, every run is idle.
     for (;;) {

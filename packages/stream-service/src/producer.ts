@@ -7,7 +7,11 @@ import type {
   ProgressPayload,
   TimelineAppendedPayload,
 } from '@execstream/event-schema';
-import { SequenceConflictError, StoreUnavailableError } from './errors.ts';
+import {
+  ExecutionTerminalError,
+  SequenceConflictError,
+  StoreUnavailableError,
+} from './errors.ts';
 import type { ExecutionStreams } from './types.ts';
 
 export interface ProducerOptions {
@@ -21,6 +25,12 @@ export interface ProducerOptions {
    * @default 100
    */
   retryDelayMs?: number;
+  /**
+   * The lease token of the claim this producer works under: every append is fenced by it, and
+   * `LeaseLostError` (never retried) tells the worker another one holds the run now.
+   * @default none: appends are not fenced
+   */
+  leaseToken?: string;
 }
 
 /**
@@ -37,6 +47,7 @@ export class ExecutionProducer {
   readonly #streams: ExecutionStreams;
   readonly #maxAttempts: number;
   readonly #retryDelayMs: number;
+  readonly #leaseToken: string | undefined;
   #status: ExecutionStatus;
   #sequence: number;
   #cursor: string;
@@ -54,6 +65,7 @@ export class ExecutionProducer {
     this.#cursor = head.cursor;
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#leaseToken = options.leaseToken;
   }
 
   /** A producer for an existing execution, starting from its current head. */
@@ -150,11 +162,15 @@ export class ExecutionProducer {
           if (landed) return this.#advance(landed);
           outcomeUnknown = false;
         }
-        const envelopes = await this.#streams.append(this.operationId, drafts, {
+        // The producer API's append: what HTTP workers call too.
+        const { envelopes } = await this.#streams.appendBatch(this.operationId, drafts, {
           expectedSequence: this.#sequence,
+          ...(this.#leaseToken === undefined ? {} : { leaseToken: this.#leaseToken }),
         });
         return this.#advance(envelopes);
       } catch (error) {
+        // The run ended (a user's cancel): learn how, so `status` tells the caller.
+        if (error instanceof ExecutionTerminalError) await this.#refresh().catch(() => {});
         if (attempt >= this.#maxAttempts) throw error;
         if (error instanceof StoreUnavailableError) outcomeUnknown = true;
         else if (error instanceof SequenceConflictError) stale = !outcomeUnknown;

@@ -30,7 +30,6 @@ import { paramsBoundsProblem } from './params.ts';
 export interface ExecutionRunner {
   /** Rejects parameters it cannot run, before anything is created. @throws InvalidInputError */
   validateParams(type: ExecutionRecord['type'], params: Record<string, unknown>): void;
-  submitted(record: ExecutionRecord): void;
 }
 
 export interface ExecutionsRouterOptions {
@@ -250,7 +249,6 @@ export function createAppRouter(options: ExecutionsRouterOptions) {
             maxUnfinished: options.maxUnfinishedPerOwner,
           });
         });
-        if (result.created) runner?.submitted(result.record);
         return { operationId: result.record.operationId, submittedAt: result.record.createdAt };
       }),
 
