@@ -7,11 +7,7 @@ import type {
   ProgressPayload,
   TimelineAppendedPayload,
 } from '@execstream/event-schema';
-import {
-  ExecutionTerminalError,
-  SequenceConflictError,
-  StoreUnavailableError,
-} from './errors.ts';
+import { ExecutionTerminalError, SequenceConflictError, StoreUnavailableError } from './errors.ts';
 import type { ExecutionStreams } from './types.ts';
 
 export interface ProducerOptions {
