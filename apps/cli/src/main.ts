@@ -50,9 +50,7 @@ Exit codes: 0 completed (or success), 1 the execution failed, 2 usage error,
   const connection = () => {
     const options = program.opts<GlobalOptions>();
     const apiKey = options.apiKey ?? env.EXECSTREAM_API_KEY;
-    if (!apiKey) {
-      throw new InvalidArgumentError('an API key is required: --api-key or EXECSTREAM_API_KEY');
-    }
+    if (!apiKey) throw new UsageError('an API key is required: --api-key or EXECSTREAM_API_KEY');
     const credentials: Credentials = { apiKey };
     return { baseUrl: options.url, credentials };
   };
@@ -81,8 +79,9 @@ Exit codes: 0 completed (or success), 1 the execution failed, 2 usage error,
         ...(options.params ? { params: options.params } : {}),
         ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
       });
-      if (json()) output.stdout.write(`${JSON.stringify(submitted)}\n`);
-      else output.stdout.write(`${submitted.operationId}\n`);
+      // With --watch --json, stdout carries envelopes only: the answer goes to stderr.
+      const answer = json() && options.watch ? output.stderr : output.stdout;
+      answer.write(`${json() ? JSON.stringify(submitted) : submitted.operationId}\n`);
       if (options.watch) await follow(submitted.operationId, null, options.maxRetries);
     });
 
@@ -141,23 +140,6 @@ Exit codes: 0 completed (or success), 1 the execution failed, 2 usage error,
       else output.stdout.write(`${snapshot.status}\n`);
     });
 
-  program
-    .command('keys')
-    .description('manage API keys in Redis (REDIS_URL): create, list, revoke')
-    .helpOption(false)
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(async (args: string[]) => {
-      // The server's own keys command, loaded only for this.
-      const { runKeysCommand } = await import('@execstream/server');
-      code = await runKeysCommand(args, {
-        stdout: output.stdout,
-        stderr: output.stderr,
-        env,
-        program: 'execstream keys',
-      });
-    });
-
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
@@ -166,13 +148,17 @@ Exit codes: 0 completed (or success), 1 the execution failed, 2 usage error,
   }
 }
 
+/** A usage error found once the command line parsed (commander reports its own). */
+class UsageError extends Error {}
+
 function failureCode(error: unknown, output: Output): number {
+  if (error instanceof UsageError) {
+    output.stderr.write(`execstream: ${error.message} (execstream --help)\n`);
+    return EXIT.usage;
+  }
+  // Commander has printed its message already (configureOutput above).
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
-  if (error instanceof InvalidArgumentError) {
-    output.stderr.write(`execstream: ${error.message}\n`);
-    return EXIT.usage;
   }
   if (error instanceof ExecstreamError) {
     output.stderr.write(`execstream: ${error.code}: ${error.message}\n`);

@@ -115,6 +115,14 @@ class PlainView implements View {
   close() {}
 }
 
+// " 100% | " and the longest status, "reconnecting in 10 s".
+const BAR_TEXT = 8 + 20;
+
+/** The bar's width: 30 columns, less on a narrow terminal, never under 10. */
+export function barSize(columns: number | undefined): number {
+  return Math.max(10, Math.min(30, (columns ?? 80) - BAR_TEXT));
+}
+
 /** A terminal: the timeline scrolling above a live progress bar. */
 class TerminalView implements View {
   readonly #bars: MultiBar;
@@ -128,14 +136,17 @@ class TerminalView implements View {
     this.#bars = new MultiBar(
       {
         stream: output.stdout,
-        format: `${operationId} {bar} {percentage}% | {status} | {step}`,
+        // What matters first, so a narrow terminal (which cuts the line) keeps the percent and
+        // the status: the bar, then both, then the step. The operation id is a line above.
+        format: '{bar} {percentage}% | {status} | {step}',
         hideCursor: true,
         clearOnComplete: false,
         stopOnComplete: false,
-        barsize: 30,
+        barsize: barSize(output.stdout.columns),
       },
       Presets.shades_classic,
     );
+    this.#bars.log(`${operationId}\n`);
     this.#bar = this.#bars.create(100, 0, { status: 'connecting', step: '' });
   }
 
