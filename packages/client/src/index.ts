@@ -49,3 +49,11 @@ export {
   type ExecutionPage,
   type ExecutionSummary,
 } from './http.ts';
+export {
+  type AppendResult,
+  type ClaimedRun,
+  createProducer,
+  type ExecstreamProducer,
+  type ProducerEvent,
+  type ProducerOptions,
+} from './producer.ts';
