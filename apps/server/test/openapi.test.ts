@@ -6,10 +6,12 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ExecutionProducer } from '@execstream/stream-service';
 import { validate } from '@readme/openapi-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/index.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
+import { newWallet, signIn } from './support/wallet.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document read by path below
 type Document = any;
@@ -87,6 +89,34 @@ async function redoclyLint(document: Document) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const DOCUMENT_ID = 'https://execstream.invalid/openapi.json';
+
+/**
+ * Checks values against the document's own schemas with a JSON Schema 2020-12 validator: the
+ * schema of a response (path, method, status, media type) or of a component.
+ */
+function documentValidator(document: Document) {
+  // The document's refs made absolute, so a schema taken out of it still finds its components.
+  const absolute = JSON.parse(
+    JSON.stringify(document).replaceAll('"#/components/', `"${DOCUMENT_ID}#/components/`),
+  );
+  const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+  ajv.addSchema({ ...absolute, $id: DOCUMENT_ID });
+  const check = (schema: object, value: unknown, where: string) => {
+    const validate = ajv.compile(schema);
+    expect(validate(value) ? [] : validate.errors, where).toEqual([]);
+  };
+  return {
+    response(path: string, method: string, status: number, value: unknown) {
+      const content = absolute.paths[path][method].responses[String(status)].content;
+      check(content['application/json'].schema, value, `${method} ${path} ${status}`);
+    },
+    component(name: string, value: unknown) {
+      check({ $ref: `${DOCUMENT_ID}#/components/schemas/${name}` }, value, name);
+    },
+  };
 }
 
 describe('GET /v1/openapi.json', () => {
@@ -192,5 +222,73 @@ describe('GET /v1/openapi.json', () => {
     const post = await fetch(`${server.url}/v1/openapi.json`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('describes what the server really answers: bodies, stream events and errors pass its schemas', async () => {
+    await using server = await startTestServer();
+    const document = await documentOf(server);
+    const check = documentValidator(document);
+    const asA = { 'X-API-KEY': OWNER_A.key, 'Content-Type': 'application/json' };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: asA,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    const query = (name: string, input: unknown) =>
+      `/v1/trpc/v2.executions.${name}?input=${encodeURIComponent(JSON.stringify(input))}`;
+
+    const submitted = await call('POST', '/v1/trpc/v2.executions.submit', { type: 'swap' });
+    check.response('/v1/trpc/v2.executions.submit', 'post', 200, submitted.body);
+    const { operationId } = submitted.body.result.data;
+    const producer = await ExecutionProducer.attach(server.streams, operationId);
+    await producer.start();
+    await producer.progress(40, { step: 'swap', message: 'Swapping' });
+    await producer.timeline('Swap submitted onchain', {
+      step: 'swap',
+      txHash: '0xabc',
+      chainId: 8453,
+    });
+    await producer.complete({ amountOut: '0.031' }, 'Swapped');
+    for (const [name, input] of [
+      ['get', { operationId }],
+      ['detail', { operationId, limit: 3 }],
+      ['list', {}],
+    ] as const) {
+      const answer = await call('GET', query(name, input));
+      expect(answer.status, name).toBe(200);
+      check.response(`/v1/trpc/v2.executions.${name}`, 'get', 200, answer.body);
+    }
+    const cancelled = await call('POST', '/v1/trpc/v2.executions.cancel', { operationId });
+    check.response('/v1/trpc/v2.executions.cancel', 'post', 200, cancelled.body);
+
+    // Every frame's data, on each stream surface, is what its component says.
+    const raw = await readSse(
+      `${server.url}/v1/executions/${operationId}/stream?lastEventId=0`,
+      asA,
+    );
+    expect(raw.messages.length).toBeGreaterThan(4);
+    for (const message of raw.messages) check.component('Envelope', JSON.parse(message.data));
+    const agUi = await readSse(
+      `${server.url}/v1/ai/executions/${operationId}/ag-ui-stream?lastEventId=0`,
+      asA,
+    );
+    for (const message of agUi.messages) check.component('AgUiEvent', JSON.parse(message.data));
+
+    // Errors, in both shapes, and the other routes' bodies.
+    const unknown = await call(
+      'GET',
+      query('get', { operationId: 'op_01JWZEE2MF30KVRMRX53N88VA4' }),
+    );
+    check.response('/v1/trpc/v2.executions.get', 'get', 404, unknown.body);
+    const anonymous = await fetch(`${server.url}/v1/executions/${operationId}/stream`);
+    check.response('/v1/executions/{operationId}/stream', 'get', 401, await anonymous.json());
+    check.response('/v1/auth/session', 'get', 200, (await call('GET', '/v1/auth/session')).body);
+    const { cookie } = await signIn(server.url, newWallet());
+    const session = await fetch(`${server.url}/v1/auth/session`, { headers: { cookie } });
+    check.response('/v1/auth/session', 'get', 200, await session.json());
+    check.response('/healthz', 'get', 200, (await call('GET', '/healthz')).body);
   });
 });
