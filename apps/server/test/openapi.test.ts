@@ -9,6 +9,7 @@ import { validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/index.ts';
+import { producerCall } from './support/producer.ts';
 import { OWNER_A, startTestServer } from './support/server.ts';
 import { readSse } from './support/sse.ts';
 import { newWallet, signIn } from './support/wallet.ts';
@@ -290,5 +291,56 @@ describe('GET /v1/openapi.json', () => {
     const session = await fetch(`${server.url}/v1/auth/session`, { headers: { cookie } });
     check.response('/v1/auth/session', 'get', 200, await session.json());
     check.response('/healthz', 'get', 200, (await call('GET', '/healthz')).body);
+  });
+
+  it('describes what the producer API really answers', async () => {
+    await using server = await startTestServer();
+    const check = documentValidator(await documentOf(server));
+    const call = (method: string, path: string, body?: unknown, headers = {}) =>
+      producerCall(server.url, method, path, body, headers);
+    // Without params too: the answers' schemas must not ask for what a run may lack.
+    for (const [type, params] of [
+      ['swap', undefined],
+      ['bridge', { amount: '1' }],
+    ] as const) {
+      const created = await call('POST', '/v1/producer/executions', {
+        ownerId: OWNER_A.ownerId,
+        type,
+        ...(params ? { params } : {}),
+      });
+      check.response('/v1/producer/executions', 'post', 201, created.body);
+      const { operationId } = created.body;
+      // Its own type: the first run, released below, is still claimable.
+      const claim = await call('POST', '/v1/producer/claims', { types: [type], leaseMs: 30_000 });
+      expect(claim.body.operationId).toBe(operationId);
+      check.response('/v1/producer/claims', 'post', 200, claim.body);
+      const token = claim.body.lease.token;
+      const base = `/v1/producer/executions/${operationId}`;
+      const head = await call('GET', base);
+      check.response('/v1/producer/executions/{operationId}', 'get', 200, head.body);
+      const renewed = await call('PUT', `${base}/lease`, { token, leaseMs: 30_000 });
+      check.response('/v1/producer/executions/{operationId}/lease', 'put', 200, renewed.body);
+      const appended = await call(
+        'POST',
+        `${base}/events`,
+        {
+          events: [
+            { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
+          ],
+          leaseToken: token,
+        },
+        { 'Idempotency-Key': `start-${operationId}` },
+      );
+      check.response('/v1/producer/executions/{operationId}/events', 'post', 201, appended.body);
+      const conflict = await call('POST', `${base}/events`, {
+        events: [{ kind: 'execution.progress', payload: { percent: 1 } }],
+        expectedSequence: 1,
+      });
+      expect(conflict.status).toBe(409);
+      check.response('/v1/producer/executions/{operationId}/events', 'post', 409, conflict.body);
+      expect((await call('DELETE', `${base}/lease`, { token })).status).toBe(204);
+      const released = await call('GET', base);
+      check.response('/v1/producer/executions/{operationId}', 'get', 200, released.body);
+    }
   });
 });
