@@ -103,6 +103,7 @@ class Run:
         self.token = claim["lease"]["token"]
         self.lease_ms = lease_ms
         self.lost = threading.Event()
+        self.why = None  # the code that took the run away, once it is gone
         self.renewer = threading.Thread(target=self._renew, daemon=True)
         self.renewer.start()
 
@@ -117,6 +118,7 @@ class Run:
                 )
             except ApiError as error:
                 if error.code in ("LEASE_LOST", "EXECUTION_TERMINAL", "EXECUTION_NOT_FOUND"):
+                    self.why = error.code
                     self.lost.set()
             except Exception:  # an outage: the next renewal (or append) tells
                 pass
@@ -124,7 +126,7 @@ class Run:
     def append(self, step, events):
         """Appends a batch, fenced by the lease; `step` names it for idempotency."""
         if self.lost.is_set():
-            raise Stop("the lease was lost")
+            raise Stop(self.why or "LEASE_LOST")
         try:
             _, result = self.producer.call(
                 "POST",
@@ -134,6 +136,7 @@ class Run:
             )
         except ApiError as error:
             if error.code in ("EXECUTION_TERMINAL", "LEASE_LOST"):
+                self.why = error.code
                 self.lost.set()
                 raise Stop(error.code) from error
             raise
@@ -155,8 +158,9 @@ class Run:
                 pass
 
 
-def work(run, steps, interval):
+def work(run, steps, interval, name=None):
     """The run itself: start, `steps` progress reports, a timeline entry, the result."""
+    by = f" ({name})" if name else ""
     if run.status != "running":
         run.append("start", [run.transition("running", "Picked up by the Python worker")])
     for index in range(1, steps + 1):
@@ -164,7 +168,7 @@ def work(run, steps, interval):
         percent = round(index * 100 / steps)
         run.append(
             f"step-{index}",
-            [{"kind": "execution.progress", "payload": {"percent": percent, "step": "work", "message": f"Step {index} of {steps}"}}],
+            [{"kind": "execution.progress", "payload": {"percent": percent, "step": "work", "message": f"Step {index} of {steps}{by}"}}],
         )
     run.append(
         "report",
@@ -188,6 +192,7 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between steps")
     parser.add_argument("--once", action="store_true", help="exit after one run")
+    parser.add_argument("--name", help="names this worker in its progress messages")
     args = parser.parse_args()
     key = os.environ.get("EXECSTREAM_PRODUCER_KEY")
     if not key:
@@ -201,7 +206,7 @@ def main():
         run = Run(producer, claim, args.lease_ms)
         print(json.dumps({"claimed": run.operation_id, "status": run.status}), flush=True)
         try:
-            work(run, args.steps, args.interval)
+            work(run, args.steps, args.interval, args.name)
             print(json.dumps({"completed": run.operation_id}), flush=True)
         except Stop as stop:
             print(json.dumps({"stopped": run.operation_id, "why": str(stop)}), flush=True)

@@ -1,29 +1,13 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Envelope } from '@execstream/event-schema';
 import { describe, expect, it } from 'vitest';
-import { OWNER_A, PRODUCER, startTestServer } from './support/server.ts';
+import { spawnPythonWorker } from './support/python-worker.ts';
+import { OWNER_A, startTestServer } from './support/server.ts';
 import { eventData, readSse } from './support/sse.ts';
 import { collectSubscription, trpcClient } from './support/trpc.ts';
 
-const WORKER = fileURLToPath(new URL('../../../examples/python-worker/worker.py', import.meta.url));
-
 /** Runs the example worker for one run; resolves with its exit code and what it printed. */
 function runWorker(url: string, args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('python3', [WORKER, '--url', url, '--once', ...args], {
-      env: { ...process.env, EXECSTREAM_PRODUCER_KEY: PRODUCER.key },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return spawnPythonWorker(url, args).exited;
 }
 
 describe('the Python worker (examples/python-worker, urllib only)', () => {
