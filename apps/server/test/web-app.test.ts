@@ -177,8 +177,13 @@ describe('the web app in a real browser', () => {
     await using server = await spawnServer({ PORT: '0', EXECSTREAM_DEMO: 'on' });
     const page = await newPage(server.url);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const header = page.locator('header.bar');
+    const signedOut = await header.boundingBox();
     await signInWithDemoWallet(page);
     await page.getByRole('heading', { name: 'Your executions' }).waitFor();
+    // The header keeps its height with the address and Sign out in it: nothing below jumps.
+    expect(await header.boundingBox()).toEqual(signedOut);
+    expect(signedOut?.height).toBe(64);
 
     let operationId = await submitSwap(page);
     const submitted = [operationId];
@@ -268,6 +273,31 @@ describe('the web app in a real browser', () => {
     expect(snapshot).toMatchObject({ type: 'bridge', status: 'cancelled' });
     expect(snapshot.progress?.percent).toBeLessThan(100);
     await expect(view.getByRole('button', { name: 'Cancel' }).isDisabled()).resolves.toBe(true);
+    // The outcome and its reason, followed live and again when the page is opened afresh.
+    for (const opened of ['live', 'reloaded']) {
+      if (opened === 'reloaded') await page.reload();
+      const outcome = page.locator('.execution [data-outcome="cancelled"]');
+      await outcome.getByRole('heading', { name: 'Cancelled' }).waitFor();
+      await outcome.getByText('Cancelled by the owner').waitFor();
+    }
+
+    // A failed run opened after its end: the outcome, and the error that says why.
+    const failed = await page.evaluate(async () => {
+      const res = await fetch('/v1/trpc/v2.executions.submit', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          type: 'swap',
+          params: { simulate: { steps: 2, intervalMs: 10, outcome: 'failed' } },
+        }),
+      });
+      return (await res.json()).result.data.operationId as string;
+    });
+    await page.goto(`${server.url}/executions/${failed}`);
+    const outcome = page.locator('.execution [data-outcome="failed"]');
+    await outcome.getByRole('heading', { name: 'Failed' }).waitFor(RUN_TIMEOUT);
+    await outcome.getByText('The run failed as params.simulate.outcome asked').waitFor();
+    await outcome.getByText('SIMULATED_FAILURE').waitFor();
   }, 120_000);
 
   it('signed out, a direct link to an execution asks to sign in; another wallet’s execution is not found', async () => {

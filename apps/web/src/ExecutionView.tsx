@@ -2,7 +2,7 @@ import { isTerminalStatus, type TimelineEntry } from '@execstream/event-schema';
 import { skipToken, useMutation, useQuery } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useEffect, useRef, useState } from 'react';
-import { errorCode, useTRPC } from './api.ts';
+import { errorCode, useTRPC, useTRPCClient } from './api.ts';
 import {
   type Connection,
   connectionOf,
@@ -12,6 +12,7 @@ import {
   hydrate,
   isFinished,
 } from './follow.ts';
+import { cancelReason, outcomeOf } from './outcome.ts';
 import { onLinkClick } from './router.ts';
 import { StatusBadge } from './StatusBadge.tsx';
 
@@ -168,23 +169,52 @@ function BackLink() {
   );
 }
 
+/** How it ended (or the error it reported), and why. */
 function Outcome({ snapshot }: { snapshot: Followed['snapshot'] }) {
-  if (snapshot.result) {
+  const kind = outcomeOf(snapshot);
+  const client = useTRPCClient();
+  const reason = useQuery({
+    queryKey: ['cancel-reason', snapshot.operationId],
+    queryFn: ({ signal }) => cancelReason(client, snapshot.operationId, signal),
+    enabled: kind === 'cancelled',
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+  if (kind === 'completed') {
     return (
-      <div className="outcome result" data-outcome="result">
-        <h2>Result</h2>
-        {snapshot.result.summary ? <p>{snapshot.result.summary}</p> : null}
-        <pre>{JSON.stringify(snapshot.result.output, null, 2)}</pre>
+      <div className="outcome result" data-outcome="completed">
+        <h2>Completed</h2>
+        {snapshot.result?.summary ? <p className="reason">{snapshot.result.summary}</p> : null}
+        {snapshot.result ? <pre>{JSON.stringify(snapshot.result.output, null, 2)}</pre> : null}
       </div>
     );
   }
-  if (snapshot.error) {
+  if (kind === 'cancelled') {
     return (
-      <div className="outcome error" data-outcome="error" role="alert">
-        <h2>Error</h2>
-        <p>
-          <code>{snapshot.error.code}</code> {snapshot.error.message}
-          {snapshot.error.retryable ? ' (retrying)' : ''}
+      <div className="outcome cancelled" data-outcome="cancelled" role="status">
+        <h2>Cancelled</h2>
+        <p className="reason">
+          {reason.isError
+            ? 'Its reason could not be loaded.'
+            : reason.isPending
+              ? '\u00a0'
+              : (reason.data ?? 'No reason was given.')}
+        </p>
+      </div>
+    );
+  }
+  if (kind === 'failed' || kind === 'error') {
+    return (
+      <div className="outcome error" data-outcome={kind} role="alert">
+        <h2>{kind === 'failed' ? 'Failed' : 'Error'}</h2>
+        <p className="reason">
+          {snapshot.error ? (
+            <>
+              {snapshot.error.message} <code>{snapshot.error.code}</code>
+              {kind === 'error' && snapshot.error.retryable ? ' (retrying)' : ''}
+            </>
+          ) : (
+            'No reason was given.'
+          )}
         </p>
       </div>
     );
