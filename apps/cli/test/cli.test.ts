@@ -66,6 +66,9 @@ describe('the installed package', () => {
     expect(Object.keys(manifest.dependencies).sort()).toEqual(['cli-progress', 'commander', 'zod']);
     expect(manifest.devDependencies).toBeUndefined();
     expect(manifest.bin).toEqual({ execstream: './dist/bin.mjs' });
+    // What the tarball held (a global install puts the dependencies beside it).
+    const shipped = (await readdir(installed)).filter((name) => name !== 'node_modules');
+    expect(shipped.sort()).toEqual(['README.md', 'dist', 'package.json']);
     for (const file of await readdir(join(installed, 'dist'))) {
       const text = await readFile(join(installed, 'dist', file), 'utf8');
       expect(text).not.toMatch(/from ["'](@execstream\/|tsx)/);

@@ -36,7 +36,12 @@ if (builtAt() < Math.max(...sources.map(newest))) {
   try {
     await build({ root: web, logLevel: 'warn', build: { outDir: next, emptyOutDir: true } });
     rmSync(join(web, 'dist'), { recursive: true, force: true });
-    renameSync(next, join(web, 'dist'));
+    try {
+      renameSync(next, join(web, 'dist'));
+    } catch (error) {
+      // Another process (tests build in parallel) put its fresh build there first: it serves.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    }
   } finally {
     rmSync(next, { recursive: true, force: true });
   }

@@ -28,7 +28,7 @@ const PEERS = [
 async function trpcExample(): Promise<string> {
   const docs = await readFile(INTEGRATORS, 'utf8');
   const section = docs.slice(docs.indexOf('## tRPC'));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  const code = /```ts[^\n]*\n([\s\S]*?)```/.exec(section)?.[1];
   if (!code) throw new Error('docs/integrators.md has no tRPC example');
   return `const [url, apiKey] = process.argv.slice(2) as [string, string];\n${code}`;
 }
