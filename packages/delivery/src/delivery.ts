@@ -69,6 +69,20 @@ export interface Delivery extends AsyncIterable<Delivered> {
    */
   batches(): AsyncIterable<readonly Delivered[]>;
   close(): void;
+  /** What the delivery was opened with (the spool reads the execution, surface and bounds). */
+  readonly options: Readonly<OpenDeliveryOptions>;
+  /**
+   * Hands this reader's live events to another hand (a spool), if everything read so far was
+   * taken and the reader is at the live edge: the last event it has, else `null` (nothing
+   * changed). Until `resumeAfter` (or `finishLive`), the delivery's own read is parked.
+   */
+  goLive(): { sequence: number; cursor: string } | null;
+  /** After `goLive`: the reader has had everything up to `last`; the delivery reads on from it. */
+  resumeAfter(last: { sequence: number; cursor: string }): void;
+  /** After `goLive`: the terminal event went out; the delivery ends as it would have by itself. */
+  finishLive(): void;
+  /** The reader fell behind by more than the backlog bound: counted, dropped, and closed. */
+  overflow(): void;
 }
 
 /**
@@ -152,6 +166,30 @@ class BoundedDelivery implements Delivery {
     return this.#subscription.nothingToSend;
   }
 
+  get options(): Readonly<OpenDeliveryOptions> {
+    return this.#options;
+  }
+
+  goLive(): { sequence: number; cursor: string } | null {
+    if (this.#closed || this.#queue.length > 0 || !this.#subscription.detach()) return null;
+    return { sequence: this.#subscription.lastSequence, cursor: this.#subscription.lastCursor };
+  }
+
+  resumeAfter(last: { sequence: number; cursor: string }): void {
+    this.#subscription.resumeAfter(last);
+  }
+
+  finishLive(): void {
+    this.#subscription.finish();
+  }
+
+  overflow(): void {
+    if (this.#closed) return;
+    this.#options.observer?.slowConsumer?.(this.#options.surface);
+    this.#options.onOverflow();
+    this.close();
+  }
+
   readonly close = (): void => {
     if (this.#closed) return;
     this.#closed = true;
@@ -214,41 +252,43 @@ class BoundedDelivery implements Delivery {
     const { surface, observer, cursor, maxBacklogBytes } = this.#options;
     let first = true;
     try {
-      for await (const envelope of this.#subscription) {
-        if (this.#closed) break;
-        if (envelope.kind === 'execution.snapshot') {
-          // A snapshot first with no cursor is plain hydration; anywhere else it is a resync.
-          if (!first || cursor !== null) observer?.resynced?.(surface);
-        } else if (first && cursor !== null) {
-          observer?.replayed?.(surface);
-        }
-        first = false;
-        const data = envelopeText(envelope);
-        this.#queue.push({ envelope, data });
-        this.#changeBacklog(data.length);
-        // Live events queue for a reader that is not taking them: the gauge hears of it once the
-        // unreported growth is worth a line on a dashboard, not at every event.
-        if (this.#unreportedBacklog >= BACKLOG_REPORT_BYTES) this.#reportBacklog();
-        this.#wakeUp();
-        if (this.#backlogBytes <= maxBacklogBytes) continue;
-        if (this.#liveLag(envelope) !== null) {
-          // Events that come in one go (appends back to back in this process, a large batch, a
-          // catch-up read) arrive here faster than any transport takes them, even into an empty
-          // socket: give the transport one turn of the event loop, in which it writes until the
-          // socket is full, and judge after it.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (this.#closed) break;
+      pumping: for (;;) {
+        const batch = await this.#subscription.nextBatch();
+        if (batch === null || this.#closed) break;
+        for (const envelope of batch) {
+          if (this.#closed) break pumping;
+          if (envelope.kind === 'execution.snapshot') {
+            // A snapshot first with no cursor is plain hydration; anywhere else it is a resync.
+            if (!first || cursor !== null) observer?.resynced?.(surface);
+          } else if (first && cursor !== null) {
+            observer?.replayed?.(surface);
+          }
+          first = false;
+          const data = envelopeText(envelope);
+          this.#queue.push({ envelope, data });
+          this.#changeBacklog(data.length);
+          // Live events queue for a reader that is not taking them: the gauge hears of it once the
+          // unreported growth is worth a line on a dashboard, not at every event.
+          if (this.#unreportedBacklog >= BACKLOG_REPORT_BYTES) this.#reportBacklog();
+          this.#wakeUp();
           if (this.#backlogBytes <= maxBacklogBytes) continue;
-          observer?.slowConsumer?.(surface);
-          this.#options.onOverflow();
-          this.close();
-          break;
+          if (this.#liveLag(envelope) !== null) {
+            // Events that come in one go (appends back to back in this process, a large batch, a
+            // catch-up read) arrive here faster than any transport takes them, even into an empty
+            // socket: give the transport one turn of the event loop, in which it writes until the
+            // socket is full, and judge after it.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (this.#closed) break pumping;
+            if (this.#backlogBytes <= maxBacklogBytes) continue;
+            this.overflow();
+            break pumping;
+          }
+          // A reader that stopped reading: the gauge shows what it holds while it holds it.
+          this.#reportBacklog();
+          await new Promise<void>((resolve) => {
+            this.#room = resolve;
+          });
         }
-        // A reader that stopped reading: the gauge shows what it holds while it holds it.
-        this.#reportBacklog();
-        await new Promise<void>((resolve) => {
-          this.#room = resolve;
-        });
       }
     } catch (error) {
       this.#pumpError = error;

@@ -18,6 +18,10 @@ export interface DeliveryObserver {
   resynced?(surface: Surface): void;
   /** The unsent backlog of a stream grew (positive) or shrank (negative) by `deltaBytes`. */
   backlog?(surface: Surface, deltaBytes: number): void;
+  /** A reader at the live edge joined its execution's spool (see `Spool`), or joined it again. */
+  spooled?(surface: Surface): void;
+  /** A reader of a spool whose socket was full was moved aside, to catch up by itself. */
+  movedAside?(surface: Surface): void;
   /** A reader fell behind by more than the backlog bound and was disconnected. */
   slowConsumer?(surface: Surface): void;
 }

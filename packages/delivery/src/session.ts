@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '@execstream/stream-service';
 import type { Delivery } from './delivery.ts';
 import { resetUnlessFinished } from './finish.ts';
 import { onShutdown } from './shutdown.ts';
+import { type Spool, type SpoolReader, spoolFor } from './spool.ts';
 import { after, drained, pingEvery } from './timers.ts';
 
 /** What one surface writes on the wire; everything else about a stream is the session's. */
@@ -14,8 +15,14 @@ export interface StreamFraming {
   readonly preamble: string;
   /** Written every ping interval. */
   readonly ping: string;
-  /** An event's frame, encoded once per event and shared by every reader (see `frameCache`). */
+  /** An event's frame, encoded once per event (see `frameCache`). */
   frame(envelope: Envelope): Buffer;
+  /**
+   * The frames are the same bytes for every reader of the surface (the raw route's and tRPC's;
+   * not AG-UI's, which depend on what each reader holds): its readers at the live edge share one
+   * spool per execution (`Spool`), keyed by `frame`.
+   */
+  readonly shared?: boolean;
   /** Written when the stream reached its terminal event by itself (tRPC's `return`). */
   readonly completed?: string;
   /** Written when the server shuts down, before the end (tRPC: a retryable error). */
@@ -55,9 +62,15 @@ export async function runStreamSession(
   res.write(framing.preamble);
   let ended = false;
   using ping = pingEvery(res, framing.ping, options.pingIntervalMs);
+  let live: { spool: Spool; reader: SpoolReader } | null = null;
+  const leaveSpool = () => {
+    live?.spool.leave(live.reader);
+    live = null;
+  };
   const end = (frame?: string) => {
     if (ended) return;
     ended = true;
+    leaveSpool();
     // No ping after the end: the loop may wait for a drain a stalled reader never gives, and a
     // write after `end()` is an error nobody would catch.
     ping[Symbol.dispose]();
@@ -68,10 +81,19 @@ export async function runStreamSession(
   using _lifetime = after(options.maxLifetimeMs, () => end());
   using _shutdown = onShutdown(options.shutdownSignal, () => end(framing.shuttingDown));
   try {
+    const operationId = delivery.options.operationId;
     for await (const batch of delivery.batches()) {
       let room = true;
       for (const { envelope } of batch) room = res.write(framing.frame(envelope));
       if (!room) await drained(res);
+      else if (framing.shared && !ended) {
+        // At the live edge with room: the spool writes its live events from now on, until its
+        // socket fills (then this loop reads on from where the spool left it) or it ends.
+        leaveSpool();
+        const spool = spoolFor(framing.frame, operationId);
+        const reader = spool.join(res, delivery);
+        if (reader) live = { spool, reader };
+      }
     }
     // The loop ended by itself: the terminal event went out, unless the reader was dropped.
     if (!res.destroyed) end(framing.completed);
@@ -81,6 +103,7 @@ export async function runStreamSession(
     ended = true;
     res.destroy();
   } finally {
+    leaveSpool();
     delivery.close();
   }
 }

@@ -256,7 +256,14 @@ function failingSubscription(error: Error): ExecutionSubscription {
   return {
     nothingToSend: false,
     headSequence: 0,
+    lastSequence: 0,
+    lastCursor: '0-0',
+    atLiveEdge: false,
     close: () => {},
+    nextBatch: () => Promise.reject(error),
+    detach: () => false,
+    resumeAfter: () => {},
+    finish: () => {},
     // biome-ignore lint/correctness/useYield: it fails before its first event
     async *[Symbol.asyncIterator](): AsyncGenerator<Envelope> {
       throw error;

@@ -9,6 +9,7 @@ import {
   StateChangedPayloadSchema,
   TimelineAppendedPayloadSchema,
 } from './payloads.ts';
+import { isTerminalStatus } from './status.ts';
 
 /** Each kind and the payload it carries (CONTRACT §3). */
 export const PAYLOAD_SCHEMAS = {
@@ -150,4 +151,9 @@ export function snapshotEnvelope(
     operationId: snapshot.operationId,
     payload: snapshot,
   });
+}
+
+/** The event that ends an execution's stream: its change to a terminal status. */
+export function endsExecution(envelope: Envelope): boolean {
+  return envelope.kind === 'execution.state_changed' && isTerminalStatus(envelope.payload.to);
 }

@@ -97,6 +97,7 @@ export function createExecutionStreamRoute(
     headers: SSE_HEADERS,
     // The first frame carries `retry:` alone, so the client has it even before the first event.
     preamble: retryFrame,
+    shared: true,
     ping: SSE_PING_FRAME,
     frame: frameCache((envelope, data) =>
       encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),

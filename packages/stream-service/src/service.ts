@@ -277,6 +277,8 @@ export function createStreamService(
       return { items, nextCursor };
     },
 
+    listen: (operationId, listener) => feedOf(operationId).add(backend, listener),
+
     async subscribe(operationId, subscribeOptions = {}) {
       const cursor = parseResumeCursor(subscribeOptions.cursor ?? null);
       openSubscriptions++;

@@ -2,6 +2,7 @@ import {
   type Envelope,
   type ExecutionHead,
   type ExecutionSnapshot,
+  endsExecution,
   isTerminalStatus,
   type OperationId,
   snapshotEnvelope,
@@ -64,6 +65,10 @@ export class LiveSubscription implements ExecutionSubscription {
   #catchingUp = true;
   /** The terminal event went out: nothing follows. */
   #ended = false;
+  /** Waiting for live events with nothing owed: at the live edge. */
+  #waitingLive = false;
+  /** Not listening: someone else hands the live events out (see `detach`). */
+  #detached = false;
 
   constructor(options: {
     store: SubscriptionStore;
@@ -95,6 +100,59 @@ export class LiveSubscription implements ExecutionSubscription {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get lastSequence(): number {
+    return this.#lastSequence;
+  }
+
+  get lastCursor(): string {
+    return this.#lastCursor;
+  }
+
+  get atLiveEdge(): boolean {
+    return this.#waitingLive && !this.#mustCatchUp && this.#queue.length === 0 && !this.#closed;
+  }
+
+  /**
+   * Stops listening, at the live edge, while the caller hands this reader its live events by
+   * itself (a spool that writes one batch to every reader). `resumeAfter` takes it back.
+   * @returns false, changing nothing, unless the subscription is at the live edge
+   */
+  detach(): boolean {
+    if (!this.atLiveEdge || this.#detached) return false;
+    this.#detached = true;
+    this.#unlisten?.();
+    this.#unlisten = null;
+    return true;
+  }
+
+  /**
+   * Listens again after `detach`, the reader having had every event up to `last`: it catches up
+   * from there (from the tail, or the store), then follows live events itself.
+   */
+  resumeAfter(last: { sequence: number; cursor: string }): void {
+    if (!this.#detached || this.#closed) return;
+    this.#detached = false;
+    this.#lastSequence = last.sequence;
+    this.#lastCursor = last.cursor;
+    this.#mustCatchUp = true;
+    const listening = this.#feed.add(this.#store.backend, this.listener);
+    listening.then(
+      (unlisten) => {
+        if (this.#closed || this.#detached) unlisten();
+        else this.#unlisten = unlisten;
+      },
+      // The feed could not listen: catching up again from the store finds what was missed.
+      () => this.listener.onGap(),
+    );
+    this.#wakeUp();
+  }
+
+  /** The terminal event went out by another hand (see `detach`): the iteration ends. */
+  finish(): void {
+    this.#ended = true;
+    this.close();
   }
 
   /** The listener registered on the feed. */
@@ -193,8 +251,13 @@ export class LiveSubscription implements ExecutionSubscription {
       }
       const batch = this.#takeQueued();
       if (batch.length > 0) return batch;
-      if (!this.#catchingUp) await this.#waitForWake();
+      if (this.#catchingUp) continue;
+      this.#waitingLive = true;
+      await this.#waitForWake();
+      this.#waitingLive = false;
     }
+    // Ended: nothing is left to listen for.
+    this.close();
     return null;
   }
 
@@ -256,7 +319,7 @@ export class LiveSubscription implements ExecutionSubscription {
 
   /** Hands out `events` (contiguous after the last handed out), ending at a terminal event. */
   #taken(events: Envelope[]): Envelope[] {
-    const end = events.findIndex(endsStream);
+    const end = events.findIndex(endsExecution);
     const batch = end === -1 ? events : events.slice(0, end + 1);
     const last = batch.at(-1);
     if (last) {
@@ -305,8 +368,4 @@ export class LiveSubscription implements ExecutionSubscription {
   #wakeUp(): void {
     this.#wake?.();
   }
-}
-
-function endsStream(envelope: Envelope): boolean {
-  return envelope.kind === 'execution.state_changed' && isTerminalStatus(envelope.payload.to);
 }

@@ -187,6 +187,27 @@ export interface ExecutionSubscription extends AsyncIterable<Envelope> {
   readonly headSequence: number;
   /** Ends the iteration and releases the subscription, as aborting its signal does. */
   close(): void;
+  /**
+   * The next events in order, as many as are at hand (a page of history, a slice of the tail,
+   * the live events queued); `null` once the subscription has ended. What the iteration yields,
+   * a batch at a time. Use one or the other.
+   */
+  nextBatch(): Promise<readonly Envelope[] | null>;
+  /** The sequence of the last event handed out (a snapshot's, for a snapshot). */
+  readonly lastSequence: number;
+  /** The cursor of the last event handed out. */
+  readonly lastCursor: string;
+  /** Everything owed was handed out, and the subscription waits for live events. */
+  readonly atLiveEdge: boolean;
+  /**
+   * At the live edge, stops listening while the caller hands the reader its live events by
+   * itself (one broadcast to many readers); false, changing nothing, anywhere else.
+   */
+  detach(): boolean;
+  /** After `detach`: the reader had everything up to `last`; catch up from there, then follow. */
+  resumeAfter(last: { sequence: number; cursor: string }): void;
+  /** After `detach`: the terminal event went out by the caller's hand; the iteration ends. */
+  finish(): void;
 }
 
 export interface ExecutionStreamsStats {
@@ -226,6 +247,11 @@ export interface ExecutionStreams extends AsyncDisposable {
     ownerId: string,
     options?: { cursor?: string | null; limit?: number },
   ): Promise<ExecutionListPage>;
+  /**
+   * Live batches of one execution as this process hears them, in commit order, through the one
+   * feed its subscriptions share; `onGap` when some may have been lost. Resolves once listening.
+   */
+  listen(operationId: OperationId, listener: LiveListener): Promise<() => void>;
   /** @throws ExecutionNotFoundError, CursorInvalidError */
   subscribe(operationId: OperationId, options?: SubscribeOptions): Promise<ExecutionSubscription>;
   /**

@@ -75,6 +75,7 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
       'X-Accel-Buffering': 'no',
     },
     preamble: event('connected', '{}'),
+    shared: true,
     ping: event('ping'),
     // tRPC's own line order: the tracked id after the data.
     frame: frameCache((envelope, data) => `data: ${data}\nid: ${envelope.cursor}\n\n\n`),
