@@ -61,6 +61,42 @@ describe('schemas', () => {
     expect(EnvelopeSchema.safeParse({ ...shuffled, sequence: 0 }).success).toBe(false);
   });
 
+  it('checks every bound of the contract (the mini API checks what the classic one did)', () => {
+    const envelope = {
+      streamId: 'execution:op_1',
+      eventId: '5-1',
+      sequence: 1,
+      ts: '2026-01-01T00:00:00.005Z',
+      kind: 'execution.progress',
+      operationId: 'op_1',
+      cursor: '5-1',
+      payload: { percent: 50 },
+    };
+    expect(EnvelopeSchema.safeParse(envelope).success).toBe(true);
+    const bad: Record<string, unknown>[] = [
+      { sequence: 1.5 },
+      { sequence: Number.MAX_SAFE_INTEGER + 2 },
+      { ts: '2026-01-01 00:00:00' },
+      { cursor: '5-x' },
+      { cursor: '99999999999999999999-0' },
+      { streamId: 'execution:op_1 ' },
+      { payload: { percent: 100.5 } },
+      { payload: { percent: -1 } },
+      { payload: { percent: 5, colour: 'red' } },
+      { kind: 'execution.timeline_appended', payload: { message: '' } },
+      { kind: 'execution.timeline_appended', payload: { message: 'm', chainId: 0 } },
+      { kind: 'execution.timeline_appended', payload: { message: 'm', level: 'debug' } },
+      { kind: 'execution.error', payload: { code: '', message: 'm', retryable: false } },
+      { kind: 'execution.state_changed', payload: { from: null, to: 'paused' } },
+    ];
+    for (const change of bad) {
+      expect(
+        EnvelopeSchema.safeParse({ ...envelope, ...change }).success,
+        JSON.stringify(change),
+      ).toBe(false);
+    }
+  });
+
   it('makes a snapshot envelope that stands at its last event', () => {
     const first = makeEnvelope({
       streamId: 'execution:op_1',
