@@ -1,4 +1,5 @@
 export { getOwnedRecord } from './access.ts';
+export { type ClockedStream, onClock } from './clock.ts';
 export {
   type Delivered,
   type Delivery,
@@ -28,4 +29,4 @@ export {
   STREAM_DEFAULTS,
   type StreamOptions,
 } from './stream-options.ts';
-export { after, drained, pingEvery } from './timers.ts';
+export { drained } from './timers.ts';

@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type { Envelope } from '@execstream/event-schema';
 import { StoreUnavailableError } from '@execstream/stream-service';
+import { type ClockedStream, onClock } from './clock.ts';
 import type { Delivery } from './delivery.ts';
 import { resetUnlessFinished } from './finish.ts';
 import { onShutdown } from './shutdown.ts';
 import { type Spool, type SpoolReader, spoolFor } from './spool.ts';
-import { after, drained, pingEvery } from './timers.ts';
+import { drained } from './timers.ts';
 
 /** What one surface writes on the wire; everything else about a stream is the session's. */
 export interface StreamFraming {
@@ -61,7 +62,15 @@ export async function runStreamSession(
   res.writeHead(200, framing.headers);
   res.write(framing.preamble);
   let ended = false;
-  using ping = pingEvery(res, framing.ping, options.pingIntervalMs);
+  const stream: ClockedStream = {
+    res,
+    wroteAt: Date.now(),
+    pingIntervalMs: options.pingIntervalMs,
+    ping: framing.ping,
+    endsAt: Date.now() + options.maxLifetimeMs,
+    onLifetime: () => end(),
+  };
+  using clocked = onClock(stream);
   let live: { spool: Spool; reader: SpoolReader } | null = null;
   const leaveSpool = () => {
     live?.spool.leave(live.reader);
@@ -73,25 +82,25 @@ export async function runStreamSession(
     leaveSpool();
     // No ping after the end: the loop may wait for a drain a stalled reader never gives, and a
     // write after `end()` is an error nobody would catch.
-    ping[Symbol.dispose]();
+    clocked[Symbol.dispose]();
     delivery.close();
     res.end(frame);
     resetUnlessFinished(res, options.endGraceMs);
   };
-  using _lifetime = after(options.maxLifetimeMs, () => end());
   using _shutdown = onShutdown(options.shutdownSignal, () => end(framing.shuttingDown));
   try {
     const operationId = delivery.options.operationId;
     for await (const batch of delivery.batches()) {
       let room = true;
       for (const { envelope } of batch) room = res.write(framing.frame(envelope));
+      stream.wroteAt = Date.now();
       if (!room) await drained(res);
       else if (framing.shared && !ended) {
         // At the live edge with room: the spool writes its live events from now on, until its
         // socket fills (then this loop reads on from where the spool left it) or it ends.
         leaveSpool();
         const spool = spoolFor(framing.frame, operationId);
-        const reader = spool.join(res, delivery);
+        const reader = spool.join(stream, delivery);
         if (reader) live = { spool, reader };
       }
     }

@@ -1,11 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { type Envelope, endsExecution, type OperationId } from '@execstream/event-schema';
 import type { LiveListener } from '@execstream/stream-service';
+import type { ClockedStream } from './clock.ts';
 import type { Delivery } from './delivery.ts';
 
 /** One reader of a spool: its response and its delivery, and how far it has got. */
 export interface SpoolReader {
   readonly res: ServerResponse;
+  /** Its place on the stream clock, which hears of each write (a stream that writes needs no ping). */
+  readonly stream: ClockedStream;
   readonly delivery: Delivery;
   /** The last event written to it. */
   last: { sequence: number; cursor: string };
@@ -60,7 +63,8 @@ export class Spool implements LiveListener {
    * Takes `delivery`'s reader on if it is at the live edge with room; false (nothing changed)
    * otherwise, and the delivery goes on by itself.
    */
-  join(res: ServerResponse, delivery: Delivery): SpoolReader | null {
+  join(stream: ClockedStream, delivery: Delivery): SpoolReader | null {
+    const { res } = stream;
     if (this.#closed || res.writableNeedDrain || res.destroyed) return null;
     if (!this.#unlisten) {
       // Listening before the delivery stops, so the feed never finds itself without a listener.
@@ -84,7 +88,15 @@ export class Spool implements LiveListener {
       return null;
     }
     this.#options ??= delivery.options;
-    const reader: SpoolReader = { res, delivery, last, owed: -1, reported: 0, onDrain: null };
+    const reader: SpoolReader = {
+      res,
+      stream,
+      delivery,
+      last,
+      owed: -1,
+      reported: 0,
+      onDrain: null,
+    };
     this.#joined.add(reader);
     delivery.options.observer?.spooled?.(delivery.options.surface);
     return reader;
@@ -110,6 +122,7 @@ export class Spool implements LiveListener {
     }
     let written = 0;
     let whole: Buffer | null = null;
+    const now = Date.now();
     for (const reader of this.#joined) {
       const from = reader.last.sequence + 1 - first.sequence;
       if (from >= envelopes.length) continue; // had these already
@@ -130,6 +143,7 @@ export class Spool implements LiveListener {
         for (let index = from; index < to; index++) reader.res.write(frames[index] as Buffer);
       }
       written += to - from;
+      reader.stream.wroteAt = now;
       const sent = envelopes[to - 1] as Envelope;
       reader.last = { sequence: sent.sequence, cursor: sent.cursor };
       if (terminal !== -1) {
@@ -142,7 +156,7 @@ export class Spool implements LiveListener {
     const options = this.#options;
     if (options && written > 0) {
       // Metrics once per broadcast, not per reader.
-      const lag = Math.max(0, (options.now ?? Date.now)() - Date.parse(last.ts));
+      const lag = Math.max(0, (options.now ? options.now() : now) - Date.parse(last.ts));
       options.observer?.delivered?.(options.surface, written, lag);
     }
     this.#closeIfEmpty();
