@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { runFanOutSuite } from './fanout.ts';
 import { runHttpSuite } from './http.ts';
+import { runProducerSuite } from './producer-api.ts';
 import { markdownReport, type SuiteResult, updateDocs, writeJson } from './report.ts';
 import { runStoreSuite } from './store.ts';
 
@@ -14,6 +15,7 @@ const SUITES: Record<string, () => Promise<SuiteResult>> = {
   store: runStoreSuite,
   http: runHttpSuite,
   fanout: runFanOutSuite,
+  producer: runProducerSuite,
 };
 
 function environment(): Record<string, string> {
