@@ -12,10 +12,12 @@ import type { ClaimWaiters } from './claim-waiters.ts';
 import {
   ConflictError,
   ExecutionNotFoundError,
+  ExecutionStreamError,
   ExecutionTerminalError,
   InvalidInputError,
   LeaseLostError,
   SequenceConflictError,
+  StoreUnavailableError,
 } from './errors.ts';
 import type {
   AppendResult,
@@ -202,7 +204,6 @@ export function producerMethods(
       const parsedOptions = AppendOptionsSchema.safeParse(options);
       if (!parsedOptions.success) throw InvalidInputError.fromZod(parsedOptions.error);
       const { expectedSequence, leaseToken, idempotencyKey } = parsedOptions.data;
-      const drafts = parseDrafts(input);
       const remembered = async () => {
         if (idempotencyKey === undefined) return null;
         const stored = await backend.readAppended(operationId, idempotencyKey);
@@ -210,66 +211,81 @@ export function producerMethods(
         const result = JSON.parse(stored) as AppendResult;
         return { result, envelopes: [] as Envelope[], duplicate: true };
       };
-      const earlier = await remembered();
-      if (earlier) return earlier;
-      for (let attempt = 1; ; attempt++) {
-        const head = await backend.readHead(operationId);
-        if (!head) throw new ExecutionNotFoundError(operationId);
-        // Terminal first: a worker whose run a user cancelled is told so, not that it lost.
-        if (isTerminalStatus(head.status)) {
-          throw new ExecutionTerminalError(operationId, head.status);
-        }
-        if (expectedSequence !== undefined && expectedSequence !== head.sequence) {
-          throw new SequenceConflictError(expectedSequence, head.sequence);
-        }
-        const batch = prepareBatch(head, drafts, now());
-        const last = batch.envelopes.at(-1) as Envelope;
-        const result: AppendResult = {
-          sequence: last.sequence,
-          cursor: last.cursor,
-          status: batch.head.status,
-        };
-        const outcome = await backend.commit(
-          operationId,
-          { baseSequence: head.sequence, ...batch },
-          {
-            ...(leaseToken === undefined ? {} : { leaseHolder: leaseToken }),
-            ...(idempotencyKey === undefined
-              ? {}
-              : {
-                  idempotency: {
-                    key: idempotencyKey,
-                    result: JSON.stringify(result),
-                    ttlMs: IDEMPOTENCY_TTL_MS,
-                  },
-                }),
-          },
-        );
-        switch (outcome) {
-          case 'committed':
-            return { result, envelopes: batch.envelopes, duplicate: false };
-          case 'missing':
-            throw new ExecutionNotFoundError(operationId);
-          case 'lease-lost':
-            throw new LeaseLostError(operationId);
-          case 'duplicate': {
-            const raced = await remembered();
-            if (raced) return raced;
-            break;
+      const appendOnce = async () => {
+        const drafts = parseDrafts(input);
+        for (let attempt = 1; ; attempt++) {
+          const head = await backend.readHead(operationId);
+          if (!head) throw new ExecutionNotFoundError(operationId);
+          // Terminal first: a worker whose run a user cancelled is told so, not that it lost.
+          if (isTerminalStatus(head.status)) {
+            throw new ExecutionTerminalError(operationId, head.status);
           }
-          case 'conflict':
-            break;
-        }
-        if (expectedSequence !== undefined || attempt >= MAX_COMMIT_ATTEMPTS) {
-          const current = await backend.readHead(operationId);
-          if (current && isTerminalStatus(current.status)) {
-            throw new ExecutionTerminalError(operationId, current.status);
+          if (expectedSequence !== undefined && expectedSequence !== head.sequence) {
+            throw new SequenceConflictError(expectedSequence, head.sequence);
           }
-          throw new SequenceConflictError(
-            expectedSequence ?? head.sequence,
-            current?.sequence ?? head.sequence,
+          const batch = prepareBatch(head, drafts, now());
+          const last = batch.envelopes.at(-1) as Envelope;
+          const result: AppendResult = {
+            sequence: last.sequence,
+            cursor: last.cursor,
+            status: batch.head.status,
+          };
+          const outcome = await backend.commit(
+            operationId,
+            { baseSequence: head.sequence, ...batch },
+            {
+              ...(leaseToken === undefined ? {} : { leaseHolder: leaseToken }),
+              ...(idempotencyKey === undefined
+                ? {}
+                : {
+                    idempotency: {
+                      key: idempotencyKey,
+                      result: JSON.stringify(result),
+                      ttlMs: IDEMPOTENCY_TTL_MS,
+                    },
+                  }),
+            },
           );
+          switch (outcome) {
+            case 'committed':
+              return { result, envelopes: batch.envelopes, duplicate: false };
+            case 'missing':
+              throw new ExecutionNotFoundError(operationId);
+            case 'lease-lost':
+              throw new LeaseLostError(operationId);
+            case 'duplicate': {
+              const raced = await remembered();
+              if (raced) return raced;
+              break;
+            }
+            case 'conflict':
+              break;
+          }
+          if (expectedSequence !== undefined || attempt >= MAX_COMMIT_ATTEMPTS) {
+            const current = await backend.readHead(operationId);
+            if (current && isTerminalStatus(current.status)) {
+              throw new ExecutionTerminalError(operationId, current.status);
+            }
+            throw new SequenceConflictError(
+              expectedSequence ?? head.sequence,
+              current?.sequence ?? head.sequence,
+            );
+          }
         }
+      };
+      // The key is looked up only when the batch is refused (or met it in the commit): on the
+      // way that matters, a retry of an append that landed is refused as stale or illegal now,
+      // and then answers the first result. A first append pays no extra read.
+      try {
+        return await appendOnce();
+      } catch (error) {
+        const refused =
+          error instanceof ExecutionStreamError && !(error instanceof StoreUnavailableError);
+        if (refused) {
+          const earlier = await remembered();
+          if (earlier) return earlier;
+        }
+        throw error;
       }
     },
 
