@@ -14,6 +14,8 @@ export class ServerMetrics {
   readonly #slow: Counter<'surface'>;
   readonly #lag: Histogram<'surface'>;
   readonly #backlog: Gauge<'surface'>;
+  readonly #spooled: Counter<'surface'>;
+  readonly #movedAside: Counter<'surface'>;
 
   constructor(extra: { demoRuns?: () => number; connections?: () => Promise<number> } = {}) {
     const registers = [this.registry];
@@ -38,6 +40,14 @@ export class ServerMetrics {
       'execstream_slow_consumer_disconnects_total',
       'Readers disconnected for falling behind by more than the backlog bound',
     );
+    this.#spooled = counter(
+      'execstream_stream_spool_joins_total',
+      'Readers at the live edge that joined their execution’s spool, which writes each live batch once for all of them',
+    );
+    this.#movedAside = counter(
+      'execstream_stream_moved_aside_total',
+      'Spool readers whose socket was full, moved aside to catch up by themselves',
+    );
     this.#lag = new Histogram({
       name: 'execstream_delivery_lag_seconds',
       help: 'Time from an event being appended to it being handed to a live client',
@@ -53,7 +63,14 @@ export class ServerMetrics {
       // Zero-valued series from the start, so dashboards and rate() see every surface.
       this.#active.set({ surface }, 0);
       this.#backlog.set({ surface }, 0);
-      for (const counter of [this.#delivered, this.#replays, this.#resyncs, this.#slow]) {
+      for (const counter of [
+        this.#delivered,
+        this.#replays,
+        this.#resyncs,
+        this.#slow,
+        this.#spooled,
+        this.#movedAside,
+      ]) {
         counter.inc({ surface }, 0);
       }
     }
@@ -92,6 +109,8 @@ export class ServerMetrics {
     replayed: (surface) => this.#replays.inc({ surface }),
     resynced: (surface) => this.#resyncs.inc({ surface }),
     slowConsumer: (surface) => this.#slow.inc({ surface }),
+    spooled: (surface) => this.#spooled.inc({ surface }),
+    movedAside: (surface) => this.#movedAside.inc({ surface }),
     backlog: (surface, deltaBytes) => this.#backlog.inc({ surface }, deltaBytes),
   };
 }

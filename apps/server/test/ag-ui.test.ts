@@ -265,6 +265,47 @@ describe('a resumed AG-UI stream', () => {
   });
 });
 
+describe('AG-UI readers at the live edge', () => {
+  it('share one spool: the same frames for every reader, each brought to the exact state', async () => {
+    await using server = await startTestServer();
+    const { record } = await server.streams.create({ ownerId: OWNER_A.ownerId, type: 'swap' });
+    const { operationId } = record;
+    const producer = await ExecutionProducer.attach(server.streams, operationId);
+    await producer.start();
+    await producer.timeline('Quote received', { step: 'quote' });
+    // Two readers, both open before the live events.
+    const agents = [
+      httpAgent(server.url, operationId, OWNER_A.key),
+      httpAgent(server.url, operationId, OWNER_A.key),
+    ];
+    const runs = await Promise.all(agents.map((agent) => runAgentOpened(agent)));
+    const before = await surfaceMetric(server.url, 'execstream_stream_spool_joins_total', 'ag-ui');
+    for (let index = 1; index <= 5; index++) {
+      await producer.timeline(`Step ${index}`, { step: index % 2 === 0 ? 'swap' : 'approval' });
+      await producer.progress(index * 15, { message: `${index} of 5` });
+    }
+    await producer.complete({ done: true });
+    const [first, second] = await Promise.all(runs.map((run) => run.done));
+    // Both joined the spool, once the first live event brought them to the live edge.
+    expect(
+      await surfaceMetric(server.url, 'execstream_stream_spool_joins_total', 'ag-ui'),
+    ).toBeGreaterThanOrEqual(before + 2);
+    const snapshot = await trpcClient(server.url, OWNER_A.key).v2.executions.get.query({
+      operationId,
+    });
+    expect(first?.state).toEqual(snapshot);
+    expect(second?.state).toEqual(snapshot);
+    expect(openSteps(first?.events ?? [])).toEqual([]);
+    // Past their openings, the two readers got the same events.
+    const live = (run?: { events: BaseEvent[] }) => {
+      const events = run?.events ?? [];
+      return events.slice(events.findIndex((event) => event.type === 'STATE_DELTA'));
+    };
+    expect(live(second)).toEqual(live(first));
+    expect(agents[0]?.messages).toEqual(agents[1]?.messages);
+  });
+});
+
 describe('the AG-UI stream carries the raw route’s envelopes byte for byte', () => {
   it('in STATE_SNAPSHOT, every STATE_DELTA and RUN_FINISHED, fresh and resumed', async () => {
     await using server = await startTestServer();

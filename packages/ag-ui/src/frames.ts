@@ -17,8 +17,10 @@ export function encodeAgUiFrames(frames: readonly AgUiFrame[]): string {
 
 /**
  * The framing of one AG-UI response over the stream session: SSE headers, `retry:` first, `: ping`
- * while idle, and each event's AG-UI frames, written together. The frames depend on what this
- * reader holds, so they are made per reader (none is shared, unlike the raw route's).
+ * while idle, and each event's AG-UI frames, written together. Until its opening is over the
+ * frames depend on what this reader holds, so they are made per reader; at the live edge the
+ * route puts the reader in its execution's spool, whose frames every reader there shares
+ * (`AgUiLiveFrames`).
  *
  * The delivery does the resuming (CONTRACT §4); `cursor` is the one it was opened with, and
  * `base` the execution's snapshot read once it was open (`null` without a cursor):

@@ -77,6 +77,26 @@ export class AgUiRun {
     return this.#state;
   }
 
+  /** The step the frames so far leave open, `null` for none. */
+  get step(): string | null {
+    return this.#step;
+  }
+
+  /** Past its opening: every further frame depends only on the event, given `state` and `step`. */
+  get following(): boolean {
+    return this.#state !== null && this.#opening === null;
+  }
+
+  /**
+   * Puts the run where another run that followed the same stream stands (after its opening): the
+   * frames of the events after `state` are then the same for both.
+   */
+  follow(state: ExecutionSnapshot, step: string | null): void {
+    this.#state = state;
+    this.#step = step;
+    this.#opening = null;
+  }
+
   /**
    * The frames that open a stream at `base`, at once: `open(base, null)` for a client that holds
    * nothing, `open(base, [])` for one that holds everything up to `base`. The steps of

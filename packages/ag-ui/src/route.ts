@@ -6,6 +6,7 @@ import {
   openResponseDelivery,
   resolveStreamOptions,
   runStreamSession,
+  type SpoolFraming,
   STREAM_DEFAULTS,
 } from '@execstream/delivery';
 import { type ExecutionSnapshot, encodeSseRetry } from '@execstream/event-schema';
@@ -18,6 +19,7 @@ import {
 } from '@execstream/sse';
 import { CursorInvalidError, InvalidInputError } from '@execstream/stream-service';
 import { agUiFraming } from './frames.ts';
+import { AgUiLiveFrames } from './live.ts';
 import { AgUiRun } from './mapping.ts';
 
 /** The raw SSE route's options, with the same defaults (docs/server.md). */
@@ -50,6 +52,8 @@ export interface AgUiStreamRoute {
 export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgUiStreamRoute {
   const options = resolveStreamOptions(routeOptions);
   const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
+  // The route's readers share one spool per execution.
+  const spoolKey = {};
 
   async function handle(
     req: IncomingMessage,
@@ -84,7 +88,17 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
       return refuseStream(res, error, retryFrame, options.onUnexpectedError);
     }
     const run = new AgUiRun(operationId);
-    await runStreamSession(res, delivery, agUiFraming(run, { retryFrame, cursor, base }), options);
+    const spool: SpoolFraming = {
+      key: spoolKey,
+      framesFor: (id) => new AgUiLiveFrames(id),
+      admits: (frames) => (frames as AgUiLiveFrames).admits(run),
+      left(frames, last) {
+        // Too far back to know the state it stopped at: it resumes from its cursor instead.
+        if (!(frames as AgUiLiveFrames).restore(run, last.sequence)) res.destroy();
+      },
+    };
+    const framing = agUiFraming(run, { retryFrame, cursor, base });
+    await runStreamSession(res, delivery, { ...framing, spool }, options);
   }
 
   return {

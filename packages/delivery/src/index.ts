@@ -21,6 +21,11 @@ export {
   type StreamSlots,
 } from './slots.ts';
 export {
+  type SharedFrames,
+  type SpoolFraming,
+  sharedFraming,
+} from './spool.ts';
+export {
   checkPingInterval,
   MAX_PING_INTERVAL_MS,
   openResponseDelivery,

@@ -5,7 +5,7 @@ import { type ClockedStream, onClock } from './clock.ts';
 import type { Delivery } from './delivery.ts';
 import { resetUnlessFinished } from './finish.ts';
 import { onShutdown } from './shutdown.ts';
-import { type Spool, type SpoolReader, spoolFor } from './spool.ts';
+import { type Spool, type SpoolFraming, type SpoolReader, spoolFor } from './spool.ts';
 import { drained } from './timers.ts';
 
 /** What one surface writes on the wire; everything else about a stream is the session's. */
@@ -19,11 +19,10 @@ export interface StreamFraming {
   /** An event's frame, encoded once per event (see `frameCache`). */
   frame(envelope: Envelope): Buffer;
   /**
-   * The frames are the same bytes for every reader of the surface (the raw route's and tRPC's;
-   * not AG-UI's, which depend on what each reader holds): its readers at the live edge share one
-   * spool per execution (`Spool`), keyed by `frame`.
+   * How readers at the live edge share one spool per execution (`Spool`): absent, each reader
+   * writes its own frames to the end.
    */
-  readonly shared?: boolean;
+  readonly spool?: SpoolFraming;
   /** Written when the stream reached its terminal event by itself (tRPC's `return`). */
   readonly completed?: string;
   /** Written when the server shuts down, before the end (tRPC: a retryable error). */
@@ -95,12 +94,12 @@ export async function runStreamSession(
       for (const { envelope } of batch) room = res.write(framing.frame(envelope));
       stream.wroteAt = Date.now();
       if (!room) await drained(res);
-      else if (framing.shared && !ended) {
+      else if (framing.spool && !ended) {
         // At the live edge with room: the spool writes its live events from now on, until its
         // socket fills (then this loop reads on from where the spool left it) or it ends.
         leaveSpool();
-        const spool = spoolFor(framing.frame, operationId);
-        const reader = spool.join(stream, delivery);
+        const spool = spoolFor(framing.spool, operationId);
+        const reader = spool.join(stream, delivery, framing.spool);
         if (reader) live = { spool, reader };
       }
     }

@@ -18,6 +18,36 @@ export interface SpoolReader {
   reported: number;
   /** Its one `drain` listener while it is aside. */
   onDrain: (() => void) | null;
+  readonly framing: SpoolFraming;
+}
+
+/** The frames one spool writes to all its readers: one execution's, for one surface. */
+export interface SharedFrames {
+  /** An event's frame, the same bytes for every reader; asked in order, each event once or more. */
+  frame(envelope: Envelope): Buffer;
+  /** Notifications may have been lost: what follows may not follow what was framed. */
+  gap?(): void;
+}
+
+/** How a surface's readers share spools (`StreamFraming.spool`). */
+export interface SpoolFraming {
+  /** One spool per execution per key: the route. */
+  readonly key: object;
+  /** The frames of one execution's spool, made with the spool. */
+  framesFor(operationId: OperationId): SharedFrames;
+  /**
+   * Whether this reader may join a spool writing `frames`: its frames from now on must be
+   * theirs (AG-UI: it holds the state they follow from). @default always
+   */
+  admits?(frames: SharedFrames): boolean;
+  /** It left the spool having had every event up to `last`, and writes its own frames again. */
+  left?(frames: SharedFrames, last: { sequence: number; cursor: string }): void;
+}
+
+/** The spool framing of a surface whose frames are the same for every reader, as they are. */
+export function sharedFraming(frame: (envelope: Envelope) => Buffer): SpoolFraming {
+  const frames: SharedFrames = { frame };
+  return { key: frames, framesFor: () => frames };
 }
 
 // How much an aside reader's debt may grow before the backlog gauge hears of it.
@@ -38,7 +68,7 @@ const BACKLOG_REPORT_BYTES = 65_536;
  * Replay for a new reader stays its delivery's pull until the live edge.
  */
 export class Spool implements LiveListener {
-  readonly #frame: (envelope: Envelope) => Buffer;
+  readonly #frames: SharedFrames;
   readonly #operationId: OperationId;
   readonly #onEmpty: () => void;
   readonly #joined = new Set<SpoolReader>();
@@ -49,13 +79,9 @@ export class Spool implements LiveListener {
   /** From the first reader: the surface, observer and bound of every reader of this route. */
   #options: Delivery['options'] | null = null;
 
-  constructor(
-    operationId: OperationId,
-    frame: (envelope: Envelope) => Buffer,
-    onEmpty: () => void,
-  ) {
+  constructor(operationId: OperationId, frames: SharedFrames, onEmpty: () => void) {
     this.#operationId = operationId;
-    this.#frame = frame;
+    this.#frames = frames;
     this.#onEmpty = onEmpty;
   }
 
@@ -63,9 +89,10 @@ export class Spool implements LiveListener {
    * Takes `delivery`'s reader on if it is at the live edge with room; false (nothing changed)
    * otherwise, and the delivery goes on by itself.
    */
-  join(stream: ClockedStream, delivery: Delivery): SpoolReader | null {
+  join(stream: ClockedStream, delivery: Delivery, framing: SpoolFraming): SpoolReader | null {
     const { res } = stream;
     if (this.#closed || res.writableNeedDrain || res.destroyed) return null;
+    if (framing.admits && !framing.admits(this.#frames)) return null;
     if (!this.#unlisten) {
       // Listening before the delivery stops, so the feed never finds itself without a listener.
       let unlisten: (() => void) | null = null;
@@ -96,6 +123,7 @@ export class Spool implements LiveListener {
       owed: -1,
       reported: 0,
       onDrain: null,
+      framing,
     };
     this.#joined.add(reader);
     delivery.options.observer?.spooled?.(delivery.options.surface);
@@ -113,7 +141,7 @@ export class Spool implements LiveListener {
     const first = envelopes[0];
     const last = envelopes.at(-1);
     if (!first || !last || this.#closed) return;
-    const frames = envelopes.map(this.#frame);
+    const frames = envelopes.map((envelope) => this.#frames.frame(envelope));
     const terminal = envelopes.findIndex(endsExecution);
     // Those aside since an earlier batch owe this one; those moved aside by it owe what they
     // were not written.
@@ -165,11 +193,13 @@ export class Spool implements LiveListener {
   onGap(): void {
     // Notifications may have been lost: every reader reads on by itself, from where it is.
     for (const reader of this.#joined) this.#resume(reader);
+    this.#frames.gap?.();
   }
 
   /** A reader whose socket is full: aside until `drain`, owing what it was not written. */
   #moveAside(reader: SpoolReader, frames: readonly Buffer[], from: number): void {
     this.#joined.delete(reader);
+    reader.framing.left?.(this.#frames, reader.last);
     this.#aside.add(reader);
     reader.delivery.options.observer?.movedAside?.(reader.delivery.options.surface);
     reader.owed = 0;
@@ -187,6 +217,7 @@ export class Spool implements LiveListener {
   /** Hands a caught-up reader back to its delivery (a gap, or events the spool never had). */
   #resume(reader: SpoolReader): void {
     this.#joined.delete(reader);
+    reader.framing.left?.(this.#frames, reader.last);
     reader.delivery.resumeAfter(reader.last);
   }
 
@@ -246,20 +277,17 @@ export class Spool implements LiveListener {
 
 const spools = new WeakMap<object, Map<OperationId, Spool>>();
 
-/**
- * The spool of one execution for one surface, whose frames `frame` makes (shared bytes, one per
- * event: see `frameCache`); made when its first reader joins, gone with its last.
- */
-export function spoolFor(frame: (envelope: Envelope) => Buffer, operationId: OperationId): Spool {
-  let byExecution = spools.get(frame);
+/** The spool of one execution for one surface's `framing`: made with its first reader, gone with its last. */
+export function spoolFor(framing: SpoolFraming, operationId: OperationId): Spool {
+  let byExecution = spools.get(framing.key);
   if (!byExecution) {
     byExecution = new Map();
-    spools.set(frame, byExecution);
+    spools.set(framing.key, byExecution);
   }
   const existing = byExecution.get(operationId);
   if (existing) return existing;
   const map = byExecution;
-  const spool: Spool = new Spool(operationId, frame, () => {
+  const spool: Spool = new Spool(operationId, framing.framesFor(operationId), () => {
     if (map.get(operationId) === spool) map.delete(operationId);
   });
   map.set(operationId, spool);

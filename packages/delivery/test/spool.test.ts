@@ -15,6 +15,7 @@ import {
   resolveStreamOptions,
   runStreamSession,
   type StreamFraming,
+  sharedFraming,
 } from '../src/index.ts';
 
 const OWNER = 'alice';
@@ -27,14 +28,15 @@ async function streamServer(observerOf: (reader: string) => DeliveryObserver) {
   // A tail that holds the whole test, so a reader moved aside catches up without the store.
   const streams = createMemoryExecutionStreams({ tail: { maxEvents: 512, maxBytes: 1 << 28 } });
   const options = resolveStreamOptions({ streams, maxBacklogBytes: 1 << 30 });
+  const frame = frameCache((envelope, data) =>
+    encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
+  );
   const framing: StreamFraming = {
     headers: { 'Content-Type': 'text/event-stream' },
     preamble: '',
     ping: SSE_PING_FRAME,
-    shared: true,
-    frame: frameCache((envelope, data) =>
-      encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
-    ),
+    frame,
+    spool: sharedFraming(frame),
   };
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

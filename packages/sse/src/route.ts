@@ -8,6 +8,7 @@ import {
   STREAM_DEFAULTS,
   type StreamFraming,
   type StreamOptions,
+  sharedFraming,
 } from '@execstream/delivery';
 import {
   encodeSseFrame,
@@ -93,15 +94,16 @@ export function createExecutionStreamRoute(
 ): ExecutionStreamRoute {
   const options = resolveStreamOptions(routeOptions);
   const retryFrame = encodeSseRetry(routeOptions.retryMs ?? STREAM_DEFAULTS.retryMs);
+  const frame = frameCache((envelope, data) =>
+    encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
+  );
   const framing: StreamFraming = {
     headers: SSE_HEADERS,
     // The first frame carries `retry:` alone, so the client has it even before the first event.
     preamble: retryFrame,
-    shared: true,
     ping: SSE_PING_FRAME,
-    frame: frameCache((envelope, data) =>
-      encodeSseFrame({ id: envelope.cursor, event: envelope.kind, data }),
-    ),
+    frame,
+    spool: sharedFraming(frame),
   };
 
   async function handle(

@@ -8,6 +8,7 @@ import {
   runStreamSession,
   type StreamFraming,
   type StreamOptions,
+  sharedFraming,
 } from '@execstream/delivery';
 import { getTRPCErrorShape, TRPCError } from '@trpc/server';
 import { toTRPCError } from './errors.ts';
@@ -68,6 +69,8 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
         }),
       ),
     );
+  // tRPC's own line order: the tracked id after the data.
+  const frame = frameCache((envelope, data) => `data: ${data}\nid: ${envelope.cursor}\n\n\n`);
   const framing: StreamFraming = {
     headers: {
       'Content-Type': 'text/event-stream',
@@ -75,10 +78,9 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
       'X-Accel-Buffering': 'no',
     },
     preamble: event('connected', '{}'),
-    shared: true,
     ping: event('ping'),
-    // tRPC's own line order: the tracked id after the data.
-    frame: frameCache((envelope, data) => `data: ${data}\nid: ${envelope.cursor}\n\n\n`),
+    frame,
+    spool: sharedFraming(frame),
     completed: event('return'),
     // Retryable: the link's EventSource reconnects, with its cursor, elsewhere.
     shuttingDown: errorFrame(
