@@ -195,6 +195,8 @@ class SubscriberConnection {
   readonly #events: SubscriberEvents;
   readonly #channels = new Set<string>();
   #everReady = false;
+  /** The first connect, shared: every stream opened before it is ready waits on this one. */
+  #firstReady: Promise<void> | undefined;
 
   constructor(redis: Redis, connectTimeoutMs: number, events: SubscriberEvents) {
     this.#redis = redis;
@@ -225,7 +227,12 @@ class SubscriberConnection {
         // the first listener of the process, give the connection its connect timeout.
         if (this.#everReady)
           throw new StoreUnavailableError('The Redis subscriber is reconnecting');
-        await waitUntilReady(this.#redis, this.#connectTimeoutMs);
+        // One wait for all of them: a wait per stream would add its own listeners to the
+        // connection, and a thousand streams opening at once would trip MaxListeners.
+        this.#firstReady ??= waitUntilReady(this.#redis, this.#connectTimeoutMs).finally(() => {
+          this.#firstReady = undefined;
+        });
+        await this.#firstReady;
       }
       await this.#redis.ssubscribe(channel);
     } catch (error) {

@@ -43,6 +43,30 @@ function readEach(subscriptions: ExecutionSubscription[], count: number) {
 }
 
 describe('connections per process', () => {
+  it('opens 1,000 streams at once on a fresh process with one wait for the subscriber connection', async () => {
+    const redis = await server();
+    await using streams = await openRedisStreams({ url: redis.url, connectionName: 'burst' });
+    const operationIds: OperationId[] = [];
+    for (let index = 0; index < 1_000; index++) {
+      operationIds.push((await streams.create({ ownerId: 'o', type: 'swap' })).record.operationId);
+    }
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      // All of them before the subscriber connection is ready: a wait each added its own
+      // listeners to that connection (MaxListenersExceededWarning past 10).
+      const all = await Promise.all(operationIds.map((id) => streams.subscribe(id)));
+      expect(streams.stats()).toEqual({ subscriptions: 1_000, listeners: 1_000 });
+      for (const subscription of all) subscription.close();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('holds one command connection until something subscribes', async () => {
     const redis = await server();
     await using streams = await openRedisStreams({ url: redis.url, connectionName: 'idle' });
