@@ -103,7 +103,7 @@ export function apiKeyResolver(stores: readonly ApiKeyStore[]): CredentialResolv
 export type Authenticate = (source: CredentialSource) => Promise<Principal | null>;
 
 /**
- * The one authentication module of both surfaces. A request is authenticated when some scheme
+ * The one authentication module of every surface. A request is authenticated when some scheme
  * recognises it and none rejects it: a wrong credential is never outvoted by a right one.
  */
 export function createAuthenticator(resolvers: readonly CredentialResolver[]): Authenticate {

@@ -49,12 +49,14 @@ export interface OpenDeliveryOptions {
 }
 
 /**
- * One client's read of one execution, shared by the SSE route and the tRPC subscription so that
- * neither re-implements resume logic, owner checks or flow control.
+ * One client's read of one execution, shared by every surface (raw SSE, tRPC, AG-UI) so that
+ * none re-implements resume logic, owner checks or flow control.
  *
- * The subscription is read eagerly into a queue that the transport drains at its own pace; both
- * transports wait for the socket to drain before taking more. The queue is the reader's unsent
- * backlog, bounded in bytes, so one stalled reader cannot grow the server's memory:
+ * The subscription is read eagerly, a batch at a time, into a queue that the stream session
+ * drains at its socket's pace, waiting for `drain` before taking more; at the live edge the
+ * session may hand the reader to its execution's spool (`goLive`), and the read parks until the
+ * spool hands it back. The queue is the reader's unsent backlog, bounded in bytes (UTF-8), so
+ * one stalled reader cannot grow the server's memory:
  * - history (events appended before the stream opened, snapshots) is read only as fast as the
  *   reader takes it: at the bound the store reads pause, and a long replay never trips it;
  * - live events are pushed by producers whatever the reader does: when they take the backlog
@@ -224,7 +226,7 @@ class BoundedDelivery implements Delivery {
           const batch = this.#queue;
           this.#queue = [];
           let bytes = 0;
-          for (const { data } of batch) bytes += data.length;
+          for (const { data } of batch) bytes += Buffer.byteLength(data);
           this.#changeBacklog(-bytes);
           this.#makeRoom();
           const last = batch[batch.length - 1] as Delivered;
@@ -266,7 +268,7 @@ class BoundedDelivery implements Delivery {
           first = false;
           const data = envelopeText(envelope);
           this.#queue.push({ envelope, data });
-          this.#changeBacklog(data.length);
+          this.#changeBacklog(Buffer.byteLength(data));
           // Live events queue for a reader that is not taking them: the gauge hears of it once the
           // unreported growth is worth a line on a dashboard, not at every event.
           if (this.#unreportedBacklog >= BACKLOG_REPORT_BYTES) this.#reportBacklog();

@@ -4,22 +4,13 @@
  * in this process for the embedded store, in Redis across every instance that shares it.
  */
 
-/** One open stream of one owner, counted until it is released. */
-export interface StreamSlot extends AsyncDisposable {
-  /**
-   * Gives the slot back. Idempotent, and never rejects: a store that cannot be reached is left to
-   * free the slot by itself (the Redis slots expire unless their holder renews them).
-   */
-  release(): Promise<void>;
-}
+import type { StreamSlots } from '@execstream/stream-service';
 
-export interface StreamSlots {
-  /**
-   * Takes one of `ownerId`'s `limit` slots; `null` when all of them are held.
-   * @throws StoreUnavailableError when the count cannot be read (an outage, not a refusal)
-   */
-  acquire(ownerId: string, limit: number): Promise<StreamSlot | null>;
-}
+export {
+  createStreamSlot,
+  type StreamSlot,
+  type StreamSlots,
+} from '@execstream/stream-service';
 
 /** The `slots` option of `openDelivery`: where slots are counted and how many an owner gets. */
 export interface DeliverySlots {
@@ -35,19 +26,3 @@ export interface DeliverySlots {
 }
 
 export const DEFAULT_STREAM_RETRY_AFTER_SECONDS = 10;
-
-/** A slot whose `release` runs `give` once, however many times it (or dispose) is called. */
-export function createStreamSlot(give: () => Promise<void> | void): StreamSlot {
-  let released: Promise<void> | null = null;
-  const release = () => {
-    released ??= (async () => {
-      try {
-        await give();
-      } catch {
-        // `give` reports its own failures; a release must never fail its caller's cleanup.
-      }
-    })();
-    return released;
-  };
-  return { release, [Symbol.asyncDispose]: release };
-}

@@ -13,7 +13,7 @@ import type { DeliverySlots } from './slots.ts';
 /** CONTRACT §5: a `: ping` at least every 15 s while idle, so proxies keep the connection. */
 export const MAX_PING_INTERVAL_MS = 15_000;
 
-/** The defaults of the stream options of both surfaces and of the server's configuration. */
+/** The defaults of the stream options of every surface and of the server's configuration. */
 export const STREAM_DEFAULTS = {
   /** The `retry:` of the raw route's first frame. */
   retryMs: 1_000,
@@ -43,7 +43,7 @@ export interface StreamOptions {
    */
   pingIntervalMs?: number;
   /**
-   * Unsent bytes a reader may fall behind by before it is disconnected.
+   * Unsent bytes (UTF-8, as on the wire) a reader may fall behind by before it is disconnected.
    * @default 1_048_576 (1 MiB)
    */
   maxBacklogBytes?: number;

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createStreamSlot, type StreamSlot, type StreamSlots } from '@execstream/delivery';
-import { StoreUnavailableError } from '@execstream/stream-service';
+import {
+  createStreamSlot,
+  StoreUnavailableError,
+  type StreamSlot,
+  type StreamSlots,
+} from '@execstream/stream-service';
 import type { RedisClient } from './connect.ts';
 import { storeCall, toStoreError } from './errors.ts';
 import { RedisKeys } from './keys.ts';

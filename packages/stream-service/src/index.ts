@@ -11,4 +11,5 @@ export {
   LIST_LIMIT,
   parseResumeCursor,
 } from './service.ts';
+export { createStreamSlot, type StreamSlot, type StreamSlots } from './stream-slots.ts';
 export * from './types.ts';
