@@ -32,7 +32,13 @@ import { storeCall } from './errors.ts';
 import { RedisKeys } from './keys.ts';
 import { LiveHub } from './live-hub.ts';
 import { parseEnvelope } from './parse.ts';
-import { interpretCommit, interpretReserve, runScript, SCRIPTS } from './scripts.ts';
+import {
+  interpretCommit,
+  interpretLease,
+  interpretReserve,
+  runScript,
+  SCRIPTS,
+} from './scripts.ts';
 
 export interface RedisBackendOptions extends ConnectOptions {
   /**
@@ -374,7 +380,11 @@ export class RedisBackend implements StreamBackend {
         [holder, ttlMs, renewOnly ? 'renew' : ''],
       ),
     );
-    if (reply !== 1) return false;
+    const outcome = interpretLease(reply);
+    // An ended or missing run still in the indexes (its bookkeeping after the end was cut
+    // short): tidied here, so claims do not keep trying it.
+    if (outcome === 'ended') await this.#tidyUnfinished([operationId]);
+    if (outcome !== 'taken') return false;
     await storeCall(() =>
       this.#client.zadd(this.#keys.claimIndexes().leases, expiresAtMs, operationId),
     );
@@ -426,28 +436,56 @@ export class RedisBackend implements StreamBackend {
   async listUnfinished(limit: number): Promise<OperationId[]> {
     const index = this.#keys.unfinished();
     const unfinished: OperationId[] = [];
-    const finished: ExecutionRecord[] = [];
-    const stale: string[] = [];
+    const ended: OperationId[] = [];
     for (let offset = 0; unfinished.length < limit; offset += SCAN_PAGE) {
       const page = await storeCall(() =>
         this.#client.zrange(index, offset, offset + SCAN_PAGE - 1, 'WITHSCORES'),
       );
       if (page.length === 0) break;
       const ids = page.filter((_, position) => position % 2 === 0) as OperationId[];
-      const states = await Promise.all(
+      const terminal = await Promise.all(
         ids.map((id) =>
-          storeCall(() => this.#client.hmget(this.#keys.execution(id).state, 'terminal', 'record')),
+          storeCall(() => this.#client.hget(this.#keys.execution(id).state, 'terminal')),
         ),
       );
       for (const [position, id] of ids.entries()) {
-        const [terminal, record] = states[position] as [string | null, string | null];
-        if (terminal === '0') {
-          if (unfinished.length < limit) unfinished.push(id);
-        } else if (terminal === '1' && record !== null) {
-          finished.push(JSON.parse(record) as ExecutionRecord);
-        } else if (this.#now() - Number(page[position * 2 + 1]) > UNFINISHED_GRACE_MS) {
-          stale.push(id);
-        }
+        if (terminal[position] !== '0') ended.push(id);
+        else if (unfinished.length < limit) unfinished.push(id);
+      }
+    }
+    await this.#tidyUnfinished(ended);
+    return unfinished;
+  }
+
+  /**
+   * Index entries of executions that are not running: those that ended get the bookkeeping of
+   * `#afterTerminal`; those missing for longer than any creation takes (never created, or
+   * expired) leave the indexes. An execution being created right now is left alone.
+   */
+  async #tidyUnfinished(ids: readonly OperationId[]): Promise<void> {
+    if (ids.length === 0) return;
+    const index = this.#keys.unfinished();
+    const states = await Promise.all(
+      ids.map((id) =>
+        storeCall(() => this.#client.hmget(this.#keys.execution(id).state, 'terminal', 'record')),
+      ),
+    );
+    const scores = await Promise.all(
+      ids.map((id) => storeCall(() => this.#client.zscore(index, id))),
+    );
+    const finished: ExecutionRecord[] = [];
+    const stale: OperationId[] = [];
+    for (const [position, id] of ids.entries()) {
+      const [terminal, record] = states[position] as [string | null, string | null];
+      const indexedAt = scores[position];
+      if (terminal === '1' && record !== null) {
+        finished.push(JSON.parse(record) as ExecutionRecord);
+      } else if (
+        terminal === null &&
+        indexedAt != null &&
+        this.#now() - Number(indexedAt) > UNFINISHED_GRACE_MS
+      ) {
+        stale.push(id);
       }
     }
     await Promise.all(finished.map((record) => this.#afterTerminal(record.operationId, record)));
@@ -462,7 +500,6 @@ export class RedisBackend implements StreamBackend {
           .exec(),
       );
     }
-    return unfinished;
   }
 
   async reserveUnfinished(

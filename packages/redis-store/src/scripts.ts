@@ -89,3 +89,20 @@ export function interpretReserve(reply: unknown): boolean {
   if (reply === RESERVE_REPLY.full) return false;
   throw new Error(`reserve.lua: unexpected reply ${JSON.stringify(reply)}`);
 }
+
+/** acquire-lease.lua's replies. */
+const LEASE_REPLY = { taken: 1, held: 0, ended: -1 } as const;
+
+/** What acquire-lease.lua answered: taken, held by another, or no lease for a run that ended. */
+export function interpretLease(reply: unknown): 'taken' | 'held' | 'ended' {
+  switch (reply) {
+    case LEASE_REPLY.taken:
+      return 'taken';
+    case LEASE_REPLY.held:
+      return 'held';
+    case LEASE_REPLY.ended:
+      return 'ended';
+    default:
+      throw new Error(`acquire-lease.lua: unexpected reply ${JSON.stringify(reply)}`);
+  }
+}

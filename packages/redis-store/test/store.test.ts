@@ -279,6 +279,30 @@ describe('creating across hash slots', () => {
     expect(await store.listUnfinished()).toEqual([live]);
     expect(await store.call('ZRANGE', index, '0', '-1')).toEqual([live]);
   });
+
+  it('claims past index entries of executions that ended, tidying them away', async () => {
+    await using store = await open();
+    const index = store.keys.unfinished();
+    // Twenty runs that ended but stayed indexed ahead of the live one (their bookkeeping after
+    // the end was cut short), more than a claim's rounds try at once.
+    const ended: string[] = [];
+    for (let count = 0; count < 20; count++) ended.push(await running(store));
+    const live = (await store.create({ ownerId: 'o', type: 'swap' })).record.operationId;
+    for (const operationId of ended) {
+      await store.append(operationId, [
+        { kind: 'execution.state_changed', payload: { from: 'running', to: 'cancelled' } },
+      ]);
+      await store.call('ZADD', index, '0', operationId);
+    }
+    const claims: string[] = [];
+    for (;;) {
+      const claim = await store.claim({ leaseMs: 60_000 });
+      if (!claim) break;
+      claims.push(claim.record.operationId);
+    }
+    expect(claims).toEqual([live]);
+    expect(await store.call('ZRANGE', index, '0', '-1')).toEqual([live]);
+  });
 });
 
 describe('connecting', () => {

@@ -11,12 +11,12 @@ ARGV[2]  ttl in ms
 ARGV[3]  "renew" to extend only, "" to take or renew
 
 Returns
-  1  the holder now holds the lease
-  0  another holder's lease has not expired, or (renew) the holder's has, or the execution is
-     missing or terminal
+  1   the holder now holds the lease
+  0   another holder's lease has not expired, or (renew) the holder's has
+  -1  the execution is missing or terminal: it has no lease (and no place in the claim indexes)
 ]]
 local terminal = redis.call('HGET', KEYS[1], 'terminal')
-if terminal ~= '0' then return 0 end
+if terminal ~= '0' then return -1 end
 local current = redis.call('GET', KEYS[2])
 if current and current ~= ARGV[1] then return 0 end
 if not current and ARGV[3] == 'renew' then return 0 end
