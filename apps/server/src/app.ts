@@ -1,8 +1,13 @@
 import { type IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import {
+  type HttpError,
+  httpErrorOf,
+  INTERNAL_ERROR,
+  OPERATION_ID_INVALID,
+} from '@execstream/delivery';
 import type { RedisClient } from '@execstream/redis-store';
-import { type HttpError, httpErrorOf, INTERNAL_ERROR, OPERATION_ID_INVALID } from '@execstream/sse';
 import cookie from '@fastify/cookie';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';

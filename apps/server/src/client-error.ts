@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorBody, type HttpError, sendHttpError } from '@execstream/sse';
+import { errorBody, type HttpError, sendHttpError } from '@execstream/delivery';
 import type { Logger } from './logger.ts';
 import { requestIdOf } from './request-id.ts';
 

@@ -1,11 +1,11 @@
 import type { StreamFraming } from '@execstream/delivery';
+import { SSE_HEADERS } from '@execstream/delivery';
 import {
   type Envelope,
   type ExecutionSnapshot,
   encodeSseFrame,
   SSE_PING_FRAME,
 } from '@execstream/event-schema';
-import { SSE_HEADERS } from '@execstream/sse';
 import type { AgUiFrame, AgUiRun } from './mapping.ts';
 
 /** AG-UI frames as SSE: `id:` then one `data:` line of the event's JSON (no `event:` line). */

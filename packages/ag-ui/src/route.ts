@@ -3,27 +3,25 @@ import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import type { Principal } from '@execstream/auth';
 import {
   type Delivery,
+  type EventStreamOptions,
+  endForRetry,
   openResponseDelivery,
+  parseStreamTarget,
+  refuseStream,
   resolveStreamOptions,
   runStreamSession,
   type SpoolFraming,
   STREAM_DEFAULTS,
+  sendHttpError,
 } from '@execstream/delivery';
 import { type ExecutionSnapshot, encodeSseRetry } from '@execstream/event-schema';
-import {
-  type ExecutionStreamRouteOptions,
-  endForRetry,
-  parseStreamTarget,
-  refuseStream,
-  sendHttpError,
-} from '@execstream/sse';
 import { CursorInvalidError, InvalidInputError } from '@execstream/stream-service';
 import { agUiFraming } from './frames.ts';
 import { AgUiLiveFrames } from './live.ts';
 import { AgUiRun } from './mapping.ts';
 
 /** The raw SSE route's options, with the same defaults (docs/server.md). */
-export type AgUiStreamRouteOptions = ExecutionStreamRouteOptions;
+export type AgUiStreamRouteOptions = EventStreamOptions;
 
 /** `/v1/ai/executions/:operationId/ag-ui-stream` (CONTRACT §10). */
 export const AG_UI_STREAM_PATH = /^\/v1\/ai\/executions\/([^/]+)\/ag-ui-stream$/;

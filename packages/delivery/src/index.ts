@@ -9,6 +9,7 @@ export {
 export { frameCache } from './encode.ts';
 export { TooManyStreamsError } from './errors.ts';
 export { resetUnlessFinished } from './finish.ts';
+export * from './http-error.ts';
 export { MemoryStreamSlots } from './memory-slots.ts';
 export type { DeliveryObserver, Surface } from './observer.ts';
 export { runStreamSession, type StreamFraming, type StreamSessionOptions } from './session.ts';
@@ -26,7 +27,16 @@ export {
   sharedFraming,
 } from './spool.ts';
 export {
+  endForRetry,
+  lastEventIdOf,
+  parseStreamTarget,
+  refuseStream,
+  SSE_HEADERS,
+  type StreamTarget,
+} from './stream-http.ts';
+export {
   checkPingInterval,
+  type EventStreamOptions,
   MAX_PING_INTERVAL_MS,
   openResponseDelivery,
   type ResolvedStreamOptions,

@@ -71,6 +71,15 @@ export interface StreamOptions {
   onUnexpectedError?: (error: unknown) => void;
 }
 
+/** The options of a surface that speaks plain SSE, with `retry:` (the raw route, AG-UI). */
+export interface EventStreamOptions extends StreamOptions {
+  /**
+   * The reconnection delay sent in the `retry:` line of the first frame.
+   * @default 1000
+   */
+  retryMs?: number;
+}
+
 export type ResolvedStreamOptions = StreamOptions &
   Required<
     Pick<StreamOptions, 'pingIntervalMs' | 'maxBacklogBytes' | 'maxLifetimeMs' | 'endGraceMs'>

@@ -1,2 +1,1 @@
-export * from './http-error.ts';
 export * from './route.ts';

@@ -3,6 +3,7 @@ import type { Principal } from '@execstream/auth';
 import {
   type Delivery,
   frameCache,
+  lastEventIdOf,
   openResponseDelivery,
   resolveStreamOptions,
   runStreamSession,
@@ -170,11 +171,7 @@ function readInput(req: IncomingMessage, url: URL): unknown {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'Invalid JSON', cause });
     }
   }
-  const header = req.headers['last-event-id'];
-  const lastEventId =
-    (typeof header === 'string' && header !== '' ? header : null) ??
-    url.searchParams.get('lastEventId') ??
-    url.searchParams.get('Last-Event-Id');
+  const lastEventId = lastEventIdOf(req, url);
   if (!lastEventId) return input;
   if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
     return { ...input, lastEventId };

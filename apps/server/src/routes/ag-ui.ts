@@ -1,6 +1,6 @@
 import type { AgUiStreamRoute } from '@execstream/ag-ui';
 import type { Principal } from '@execstream/auth';
-import { UNAUTHORIZED } from '@execstream/sse';
+import { UNAUTHORIZED } from '@execstream/delivery';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hijack, sendError, sendMethodNotAllowed } from '../app.ts';

@@ -4,7 +4,7 @@ import {
   WalletAuthError,
   type WalletSessions,
 } from '@execstream/auth';
-import { UNAUTHORIZED } from '@execstream/sse';
+import { UNAUTHORIZED } from '@execstream/delivery';
 import { TooManyRequestsError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ignoreBodies, sendError, sendJson } from '../app.ts';

@@ -1,11 +1,16 @@
 import type { Principal } from '@execstream/auth';
 import {
+  type HttpError,
+  httpErrorOf,
+  OPERATION_ID_INVALID,
+  UNAUTHORIZED,
+} from '@execstream/delivery';
+import {
   type ExecutionHead,
   ExecutionTypeSchema,
   isOperationId,
   OperationIdSchema,
 } from '@execstream/event-schema';
-import { type HttpError, httpErrorOf, OPERATION_ID_INVALID, UNAUTHORIZED } from '@execstream/sse';
 import {
   type ExecutionRecord,
   type ExecutionStreams,

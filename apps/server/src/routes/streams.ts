@@ -1,5 +1,6 @@
 import type { Principal } from '@execstream/auth';
-import { type ExecutionStreamRoute, UNAUTHORIZED } from '@execstream/sse';
+import { UNAUTHORIZED } from '@execstream/delivery';
+import type { ExecutionStreamRoute } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hijack, ignoreBodies, sendError, sendMethodNotAllowed } from '../app.ts';
