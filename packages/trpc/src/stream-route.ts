@@ -7,6 +7,7 @@ import {
   openResponseDelivery,
   resolveStreamOptions,
   runStreamSession,
+  SSE_HEADERS,
   type StreamFraming,
   type StreamOptions,
   sharedFraming,
@@ -73,11 +74,8 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
   // tRPC's own line order: the tracked id after the data.
   const frame = frameCache((envelope, data) => `data: ${data}\nid: ${envelope.cursor}\n\n\n`);
   const framing: StreamFraming = {
-    headers: {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-    },
+    // tRPC's own content type, without a charset; the rest as on every stream.
+    headers: { ...SSE_HEADERS, 'Content-Type': 'text/event-stream' },
     preamble: event('connected', '{}'),
     ping: event('ping'),
     frame,

@@ -8,11 +8,10 @@ import {
   MemoryApiKeyStore,
 } from '@execstream/auth';
 import { createMemoryExecutionStreams } from '@execstream/stream-service';
-import { createTRPCClient, httpSubscriptionLink } from '@trpc/client';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import { type AppRouter, createAppRouter, createContextFactory } from '../src/index.ts';
+import { createAppRouter, createContextFactory } from '../src/index.ts';
+import { subscriptionClient } from './client.ts';
 
 const KEY = 'test-key-shutdown-000001';
 
@@ -52,18 +51,7 @@ describe('the process-wide shutdown signal', () => {
     const server = createServer(handler).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
-    const client = createTRPCClient<AppRouter>({
-      links: [
-        httpSubscriptionLink({
-          url: `http://127.0.0.1:${port}`,
-          EventSource,
-          eventSourceOptions: {
-            fetch: (input, init) =>
-              fetch(input, { ...init, headers: { ...init?.headers, 'X-API-KEY': KEY } }),
-          },
-        }),
-      ],
-    });
+    const client = subscriptionClient(port, KEY);
     try {
       const { record } = await streams.create({ ownerId: 'owner', type: 'swap' });
       const subscriptions = 25;
