@@ -50,6 +50,7 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
  * <prefix>:{unfinished}                  zset    op ids not yet terminal, by createdAt ms
  * <prefix>:{unfinished}:leases           zset    op ids leased, by lease expiry ms (a hint)
  * <prefix>:{unfinished}:types            hash    op id -> execution type, for claims by type
+ * <prefix>:{unfinished}:claimable        shard channel  an empty message when a run may have become claimable
  * ```
  *
  * Owner ids and idempotency keys are caller-chosen strings, so they are percent-encoded: a `}`
@@ -108,9 +109,14 @@ export class RedisKeys {
    * Beside the unfinished index, in its slot, so one script reads all three: which unfinished
    * executions are leased (until when), and of which type each is.
    */
-  claimIndexes(): { unfinished: string; leases: string; types: string } {
+  claimIndexes(): { unfinished: string; leases: string; types: string; claimable: string } {
     const unfinished = this.unfinished();
-    return { unfinished, leases: `${unfinished}:leases`, types: `${unfinished}:types` };
+    return {
+      unfinished,
+      leases: `${unfinished}:leases`,
+      types: `${unfinished}:types`,
+      claimable: `${unfinished}:claimable`,
+    };
   }
 
   #ownerBase(ownerId: string): string {

@@ -167,7 +167,8 @@ export class LiveHub {
     if (!entry || entry.listeners.size === 0) return;
     // Parsed once for every local listener, which only read envelopes; each keeps the text it
     // was stored as (one a line, see commit.lua), so none is ever serialised again.
-    const envelopes = message.split('\n').map(parseEnvelope);
+    // An empty message carries no event: a wake-up (the claimable channel, see RedisKeys).
+    const envelopes = message === '' ? [] : message.split('\n').map(parseEnvelope);
     for (const listener of entry.listeners) listener.onEvents(envelopes);
   }
 

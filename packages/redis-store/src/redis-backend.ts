@@ -195,6 +195,7 @@ export class RedisBackend implements StreamBackend {
       ),
     )) as [number, ...string[]];
     if (reply[0] === 1) {
+      await this.#wakeClaims();
       return { state: { record: target.record, snapshot: target.snapshot }, created: true };
     }
     return { state: parseState(reply.slice(1) as string[]), created: false };
@@ -398,7 +399,24 @@ export class RedisBackend implements StreamBackend {
     );
     if (reply !== 1) return false;
     await storeCall(() => this.#client.zrem(this.#keys.claimIndexes().leases, operationId));
+    await this.#wakeClaims();
     return true;
+  }
+
+  listenClaimable(wake: () => void): Promise<() => void> {
+    return this.#hub.listen(this.#keys.claimIndexes().claimable, {
+      onEvents: wake,
+      // Wake-ups may have been missed while reconnecting: look again.
+      onGap: wake,
+    });
+  }
+
+  /**
+   * Tells every process's waiting claims that a run may have become claimable. Best effort: a
+   * claim that misses it finds the run at its next poll.
+   */
+  async #wakeClaims(): Promise<void> {
+    await this.#client.spublish(this.#keys.claimIndexes().claimable, '').catch(() => {});
   }
 
   async readLease(operationId: OperationId): Promise<StoredLease | null> {

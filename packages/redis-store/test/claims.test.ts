@@ -89,3 +89,39 @@ describe('two claimers racing for 200 runs', () => {
     await race(clusterUrl(await cluster()));
   });
 });
+
+/**
+ * A claim waiting in one process hears of another's create and release at once: with the poll
+ * pushed past the wait, only the claimable channel can wake it before the wait ends (null).
+ */
+async function wakeUps(url: string) {
+  const keyPrefix = uniquePrefix();
+  const open = async () =>
+    createStreamService(await openRedisBackend({ url, keyPrefix }), { claimPollMs: 600_000 });
+  await using here = await open();
+  await using there = await open();
+  const waiting = here.claim({ leaseMs: 60_000, waitMs: 20_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { record } = await there.create({ ownerId: 'o', type: 'swap' });
+  const claimed = await waiting;
+  expect(claimed?.record.operationId).toBe(record.operationId);
+  const second = here.claim({ leaseMs: 60_000, waitMs: 20_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const other = await there.create({ ownerId: 'o', type: 'bridge' });
+  expect((await second)?.record.operationId).toBe(other.record.operationId);
+  // Released there, claimed here at once.
+  const third = there.claim({ leaseMs: 60_000, waitMs: 20_000 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await here.release(record.operationId, claimed?.lease.token as string);
+  expect((await third)?.record.operationId).toBe(record.operationId);
+}
+
+describe('a claim waiting in another process', () => {
+  it('on Redis: wakes on a create or a release there', async () => {
+    await wakeUps((await server()).url);
+  });
+
+  it('on a Redis Cluster: the same', async () => {
+    await wakeUps(clusterUrl(await cluster()));
+  });
+});

@@ -88,6 +88,8 @@ export function producerMethods(
     create: (input: CreateExecutionInput) => Promise<CreateExecutionResult>;
     now: () => number;
     waiters: ClaimWaiters;
+    /** Hears of other processes' creates and releases; called before a claim first waits. */
+    listenClaimable: () => Promise<unknown>;
   },
 ): ProducerMethods {
   const { now, waiters } = deps;
@@ -176,6 +178,7 @@ export function producerMethods(
         if (claimed) return claimed;
         const left = deadline - now();
         if (left <= 0 || options.signal?.aborted) return null;
+        await deps.listenClaimable();
         await waiters.wait(ticket, left, options.signal);
       }
     },

@@ -104,6 +104,19 @@ export function createStreamService(
   };
   const pruneThrottle = new PruneThrottle(options.pruneIntervalMs ?? 5_000);
   const waiters = new ClaimWaiters(options.claimPollMs ?? 200);
+  // Other processes' creates and releases wake this one's waiting claims, once a claim waits.
+  let claimable: Promise<unknown> | null = null;
+  const listenClaimable = () => {
+    claimable ??=
+      backend
+        .listenClaimable?.(() => waiters.wake())
+        // What was published before the subscription was missed: waiting claims look again.
+        .then(() => waiters.wake())
+        .catch(() => {
+          claimable = null; // the poll covers it meanwhile; the next waiting claim tries again
+        }) ?? Promise.resolve();
+    return claimable;
+  };
 
   async function readStateOrThrow(operationId: OperationId) {
     const state = await backend.readState(operationId);
@@ -323,7 +336,12 @@ export function createStreamService(
       return { subscriptions: openSubscriptions, listeners };
     },
 
-    ...producerMethods(backend, { create: (input) => service.create(input), now, waiters }),
+    ...producerMethods(backend, {
+      create: (input) => service.create(input),
+      now,
+      waiters,
+      listenClaimable,
+    }),
 
     storeReads: () => storeReads,
 

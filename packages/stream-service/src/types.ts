@@ -411,6 +411,12 @@ export interface StreamBackend {
    * `acquireLease` decides.
    */
   claimCandidates(types: readonly ExecutionType[] | null, limit: number): Promise<OperationId[]>;
+  /**
+   * Calls `wake` whenever any process sharing the store may have made an execution claimable
+   * (created one, released a lease), so claims waiting here look again at once. Absent on a
+   * store that lives in one process: the service wakes its own claims.
+   */
+  listenClaimable?(wake: () => void): Promise<() => void>;
   listUnfinished(limit: number): Promise<OperationId[]>;
   /**
    * Takes a slot among the owner's unfinished executions for `operationId`, in one atomic step
