@@ -6,6 +6,7 @@ import {
   type EventStreamOptions,
   endForRetry,
   openResponseDelivery,
+  operationPathPattern,
   parseStreamTarget,
   refuseStream,
   resolveStreamOptions,
@@ -23,8 +24,9 @@ import { AgUiRun } from './mapping.ts';
 /** The raw SSE route's options, with the same defaults (docs/server.md). */
 export type AgUiStreamRouteOptions = EventStreamOptions;
 
-/** `/v1/ai/executions/:operationId/ag-ui-stream` (CONTRACT §10). */
-export const AG_UI_STREAM_PATH = /^\/v1\/ai\/executions\/([^/]+)\/ag-ui-stream$/;
+/** The AG-UI stream's path (CONTRACT §10), in Fastify's form. */
+export const AG_UI_STREAM_PATH = '/v1/ai/executions/:operationId/ag-ui-stream';
+const PATH = operationPathPattern(AG_UI_STREAM_PATH);
 
 /**
  * The AG-UI stream, `GET` and `POST /v1/ai/executions/:operationId/ag-ui-stream`, for a caller
@@ -59,7 +61,7 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
     principal: Principal,
     body: unknown,
   ): Promise<void> {
-    const target = parseStreamTarget(req, AG_UI_STREAM_PATH);
+    const target = parseStreamTarget(req, PATH);
     if ('status' in target) return sendHttpError(res, target);
     const { operationId } = target;
     let delivery: Delivery | null = null;
@@ -100,7 +102,7 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
   }
 
   return {
-    matches: (pathname) => AG_UI_STREAM_PATH.test(pathname),
+    matches: (pathname) => PATH.test(pathname),
     handle,
     retryLater: (res) => endForRetry(res, retryFrame),
   };

@@ -29,6 +29,7 @@ export {
 export {
   endForRetry,
   lastEventIdOf,
+  operationPathPattern,
   parseStreamTarget,
   refuseStream,
   SSE_HEADERS,

@@ -56,6 +56,19 @@ export function refuseStream(
   sendHttpError(res, known ?? INTERNAL_ERROR);
 }
 
+/**
+ * A route's path in Fastify's form (`/v1/executions/:operationId/stream`) as a pattern whose one
+ * group is the operation id: the path is stated once, and matched the same way everywhere.
+ */
+export function operationPathPattern(path: string): RegExp {
+  const [before, after, ...more] = path.split(':operationId');
+  if (before === undefined || after === undefined || more.length > 0) {
+    throw new RangeError(`${path} must hold :operationId once`);
+  }
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${literal(before)}([^/]+)${literal(after)}$`);
+}
+
 /** A stream request's execution and cursor, or why it cannot be served. */
 export type StreamTarget = { operationId: string; cursor: string | null } | HttpError;
 

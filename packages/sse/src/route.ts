@@ -5,6 +5,7 @@ import {
   endForRetry,
   frameCache,
   openResponseDelivery,
+  operationPathPattern,
   parseStreamTarget,
   refuseStream,
   resolveStreamOptions,
@@ -20,7 +21,9 @@ import { encodeSseFrame, encodeSseRetry, SSE_PING_FRAME } from '@execstream/even
 /** The raw route's options: those of every SSE surface. */
 export type ExecutionStreamRouteOptions = EventStreamOptions;
 
-const PATH = /^\/v1\/executions\/([^/]+)\/stream$/;
+/** The raw route's path (CONTRACT §5), in Fastify's form. */
+export const EXECUTION_STREAM_PATH = '/v1/executions/:operationId/stream';
+const PATH = operationPathPattern(EXECUTION_STREAM_PATH);
 
 /**
  * The raw SSE route, `GET /v1/executions/:operationId/stream` (CONTRACT §5), for a caller the

@@ -1,4 +1,4 @@
-import type { AgUiStreamRoute } from '@execstream/ag-ui';
+import { AG_UI_STREAM_PATH, type AgUiStreamRoute } from '@execstream/ag-ui';
 import type { Principal } from '@execstream/auth';
 import { UNAUTHORIZED } from '@execstream/delivery';
 import { StoreUnavailableError } from '@execstream/stream-service';
@@ -28,7 +28,7 @@ export async function agUiRoutes(app: FastifyInstance, options: AgUiRouteOptions
     scope.route({
       // Every method but OPTIONS (CORS preflights), so that each gets the same 401 without a key.
       method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'],
-      url: '/v1/ai/executions/:operationId/ag-ui-stream',
+      url: AG_UI_STREAM_PATH,
       exposeHeadRoute: false,
       // Before the body is read: the caller, then the method.
       onRequest: async (req, reply) => {

@@ -1,6 +1,6 @@
 import type { Principal } from '@execstream/auth';
 import { UNAUTHORIZED } from '@execstream/delivery';
-import type { ExecutionStreamRoute } from '@execstream/sse';
+import { EXECUTION_STREAM_PATH, type ExecutionStreamRoute } from '@execstream/sse';
 import { StoreUnavailableError } from '@execstream/stream-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hijack, ignoreBodies, sendError, sendMethodNotAllowed } from '../app.ts';
@@ -25,7 +25,7 @@ export async function streamRoutes(
       // Every method but OPTIONS (CORS preflights): credentials are checked before the method,
       // so without them every method gets the same 401.
       method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'],
-      url: '/v1/executions/:operationId/stream',
+      url: EXECUTION_STREAM_PATH,
       exposeHeadRoute: false,
       handler: async (req, reply) => {
         let principal: Principal | null;
