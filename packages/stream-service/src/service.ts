@@ -76,6 +76,10 @@ export function createStreamService(
   const pageSize = options.replayPageSize ?? 500;
   const now = options.now ?? Date.now;
   let openSubscriptions = 0;
+  // One function for every subscription, not a closure made per open stream.
+  const subscriptionClosed = () => {
+    openSubscriptions--;
+  };
   let storeReads = 0;
   const tailLimits = checkTailLimits({
     maxEvents: options.tail?.maxEvents ?? TAIL_DEFAULTS.maxEvents,
@@ -302,9 +306,7 @@ export function createStreamService(
         maxQueued,
         pageSize,
         signal: subscribeOptions.signal,
-        onClose: () => {
-          openSubscriptions--;
-        },
+        onClose: subscriptionClosed,
       });
       try {
         // Live first, then read: whatever commits after this point reaches the listener.

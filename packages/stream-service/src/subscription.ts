@@ -39,8 +39,12 @@ export interface SubscriptionStore {
  * delivered, and a jump (a lost notification, an overflowed queue) sends the subscriber back to
  * catch up: from the feed's tail when it holds every event after the last delivered, else from
  * the store. The store is the source of truth; notifications and the tail are only a fast path.
+ *
+ * It is its own live listener and its signal's abort listener (`handleEvent`), with methods on
+ * the prototype rather than closures made per subscription: an open stream holds one of these
+ * for as long as it stays open, so whatever each one allocates is paid once per idle reader.
  */
-export class LiveSubscription implements ExecutionSubscription {
+export class LiveSubscription implements ExecutionSubscription, LiveListener {
   readonly #store: SubscriptionStore;
   readonly #feed: LiveFeed;
   readonly #operationId: OperationId;
@@ -87,7 +91,12 @@ export class LiveSubscription implements ExecutionSubscription {
     this.#onClose = options.onClose;
     // A signal aborted already (the client left while we were setting up) never fires 'abort'.
     if (this.#signal?.aborted) this.close();
-    else this.#signal?.addEventListener('abort', this.close);
+    else this.#signal?.addEventListener('abort', this);
+  }
+
+  /** The signal aborted: `close()`. */
+  handleEvent(): void {
+    this.close();
   }
 
   get nothingToSend(): boolean {
@@ -137,14 +146,14 @@ export class LiveSubscription implements ExecutionSubscription {
     this.#lastSequence = last.sequence;
     this.#lastCursor = last.cursor;
     this.#mustCatchUp = true;
-    const listening = this.#feed.add(this.#store.backend, this.listener);
+    const listening = this.#feed.add(this.#store.backend, this);
     listening.then(
       (unlisten) => {
         if (this.#closed || this.#detached) unlisten();
         else this.#unlisten = unlisten;
       },
       // The feed could not listen: catching up again from the store finds what was missed.
-      () => this.listener.onGap(),
+      () => this.onGap(),
     );
     this.#wakeUp();
   }
@@ -155,28 +164,28 @@ export class LiveSubscription implements ExecutionSubscription {
     this.close();
   }
 
-  /** The listener registered on the feed. */
-  readonly listener: LiveListener = {
-    onEvents: (envelopes) => {
-      if (this.#closed) return;
-      if (this.#queue.length + envelopes.length > this.#maxQueued) {
-        // A slow reader: drop what it has not taken and let it catch up by cursor.
-        this.#queue = [];
-        this.#mustCatchUp = true;
-      } else {
-        for (const envelope of envelopes) this.#queue.push(envelope);
-      }
-      this.#wakeUp();
-    },
-    onGap: () => {
+  /** Live events from the feed, which this subscription listens to (see `listen`). */
+  onEvents(envelopes: readonly Envelope[]): void {
+    if (this.#closed) return;
+    if (this.#queue.length + envelopes.length > this.#maxQueued) {
+      // A slow reader: drop what it has not taken and let it catch up by cursor.
+      this.#queue = [];
       this.#mustCatchUp = true;
-      this.#wakeUp();
-    },
-  };
+    } else {
+      for (const envelope of envelopes) this.#queue.push(envelope);
+    }
+    this.#wakeUp();
+  }
+
+  /** Notifications may have been lost: catch up by cursor. */
+  onGap(): void {
+    this.#mustCatchUp = true;
+    this.#wakeUp();
+  }
 
   /** Registers the live listener; call before reading the state the start point comes from. */
   async listen(): Promise<void> {
-    const unlisten = await this.#feed.add(this.#store.backend, this.listener);
+    const unlisten = await this.#feed.add(this.#store.backend, this);
     if (this.#closed) unlisten();
     else this.#unlisten = unlisten;
   }
@@ -199,16 +208,16 @@ export class LiveSubscription implements ExecutionSubscription {
     }
   }
 
-  readonly close = (): void => {
+  close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#signal?.removeEventListener('abort', this.close);
+    this.#signal?.removeEventListener('abort', this);
     this.#unlisten?.();
     this.#unlisten = null;
     this.#queue = [];
     this.#wakeUp();
     this.#onClose();
-  };
+  }
 
   [Symbol.asyncIterator](): AsyncIterator<Envelope> {
     if (this.#iterated) throw new TypeError('A subscription can be iterated only once');
@@ -355,17 +364,23 @@ export class LiveSubscription implements ExecutionSubscription {
   #waitForWake(timeoutMs?: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      // Waiting at the live edge is what an idle stream does: its wake is the promise's own
+      // resolve, no closure around it. A wait with a timeout clears its timer when woken early.
+      if (timeoutMs === undefined) {
+        this.#wake = resolve;
+        return;
+      }
+      const timer = setTimeout(() => this.#wakeUp(), timeoutMs);
       this.#wake = () => {
-        if (timer) clearTimeout(timer);
-        this.#wake = null;
+        clearTimeout(timer);
         resolve();
       };
-      if (timeoutMs !== undefined) timer = setTimeout(() => this.#wake?.(), timeoutMs);
     });
   }
 
   #wakeUp(): void {
-    this.#wake?.();
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
   }
 }
