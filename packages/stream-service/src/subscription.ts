@@ -247,6 +247,8 @@ export class LiveSubscription implements ExecutionSubscription, LiveListener {
       if (this.#lastSequence < 0) {
         const start = this.#start;
         if (!start) return null;
+        // Used once: a stream that stays open must not keep its opening snapshot alive.
+        this.#start = null;
         if (start.kind === 'snapshot') return [this.#snapshotTaken(start.snapshot)];
         this.#lastSequence = start.sequence;
         this.#lastCursor = start.cursor;
