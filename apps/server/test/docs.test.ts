@@ -32,9 +32,14 @@ function markdownFiles(): string[] {
   return files;
 }
 
+/** The text outside fenced code blocks (whose `# comments` are no headings). */
+function unfenced(markdown: string): string {
+  return markdown.replace(/^```[\s\S]*?^```/gm, '');
+}
+
 /** The text outside code: fenced blocks and inline code hold no links. */
 function prose(markdown: string): string {
-  return markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+  return unfenced(markdown).replace(/`[^`\n]*`/g, '');
 }
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
@@ -48,7 +53,8 @@ function slug(heading: string): string {
 }
 
 function anchorsOf(file: string): Set<string> {
-  const headings = prose(readFileSync(file, 'utf8')).match(/^#{1,6} .+$/gm) ?? [];
+  // Inline code stays: a heading's code is part of its anchor (backticks dropped).
+  const headings = unfenced(readFileSync(file, 'utf8')).match(/^#{1,6} .+$/gm) ?? [];
   return new Set(headings.map((heading) => slug(heading.replace(/^#+ /, ''))));
 }
 
