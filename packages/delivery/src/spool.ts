@@ -75,6 +75,9 @@ export class Spool implements LiveListener {
   readonly #aside = new Set<SpoolReader>();
   #unlisten: (() => void) | null = null;
   #judging = false;
+  /** Events heard in this task, broadcast at its end. */
+  #pending: Envelope[] = [];
+  #scheduled = false;
   #closed = false;
   /** From the first reader: the surface, observer and bound of every reader of this route. */
   #options: Delivery['options'] | null = null;
@@ -137,7 +140,35 @@ export class Spool implements LiveListener {
     this.#closeIfEmpty();
   }
 
+  /**
+   * Batches that arrive together (every message one read of the store's socket brought) are
+   * written as one: the broadcast waits for the end of the current task, a microtask, so under
+   * load each reader gets one write per read rather than one per commit, and alone an event
+   * waits for nothing.
+   */
   onEvents(envelopes: readonly Envelope[]): void {
+    const next = envelopes[0];
+    if (!next || this.#closed) return;
+    const held = this.#pending.at(-1);
+    // Only a run of consecutive events goes out as one batch.
+    if (held && next.sequence !== held.sequence + 1) this.#flush();
+    for (const envelope of envelopes) this.#pending.push(envelope);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    this.#broadcast(batch);
+  }
+
+  #broadcast(envelopes: readonly Envelope[]): void {
     const first = envelopes[0];
     const last = envelopes.at(-1);
     if (!first || !last || this.#closed) return;
@@ -191,6 +222,7 @@ export class Spool implements LiveListener {
   }
 
   onGap(): void {
+    this.#flush();
     // Notifications may have been lost: every reader reads on by itself, from where it is.
     for (const reader of this.#joined) this.#resume(reader);
     this.#frames.gap?.();
