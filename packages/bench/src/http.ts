@@ -202,7 +202,7 @@ export async function runHttpSuite(): Promise<SuiteResult> {
     columns: [...SURFACES],
     measures,
     notes: [
-      'The server runs as `pnpm start` runs it (its own Node.js process, on a local `redis-server` started by the benchmark); the benchmark process appends through the producer API on the same Redis and reads every stream over loopback HTTP, parsing each frame.',
+      'The server runs as deployed (its production build, `node dist/main.mjs`; its own Node.js process, on a local `redis-server` started by the benchmark); the benchmark process appends through the producer API on the same Redis and reads every stream over loopback HTTP, parsing each frame.',
       "`sse` is `GET /v1/executions/:id/stream`; `trpc` is `v2.executions.stream` over tRPC's SSE (the same bytes as `httpSubscriptionLink` reads).",
       `Fan-out: ${FAN_OUT_EVENTS} events, each appended once every subscriber had the previous one. Many executions: ${MANY_ROUNDS} rounds, one event per execution per round, appended concurrently.`,
       'Latency: from just before the append call to the reader parsing the event. The readers and the producer share 2 cores with the server, so latencies include their queueing.',

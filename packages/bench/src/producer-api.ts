@@ -145,7 +145,7 @@ export async function runProducerSuite(): Promise<SuiteResult> {
     columns: [...STORES],
     measures,
     notes: [
-      'The server runs as `pnpm start` runs it, in its own Node.js process, on the embedded store or on a local `redis-server` started by the benchmark; the workers are HTTP clients (`fetch`, keep-alive) in the benchmark process, over loopback.',
+      'The server runs as deployed (its production build, `node dist/main.mjs`), in its own Node.js process, on the embedded store or on a local `redis-server` started by the benchmark; the workers are HTTP clients (`fetch`, keep-alive) in the benchmark process, over loopback.',
       `Each worker creates its own execution, claims it, starts it, then appends ${APPENDS.toLocaleString('en-US')} ÷ workers batches of progress events one after the other, each with \`leaseToken\`, an \`Idempotency-Key\` and the shared schemas' validation: \`POST /v1/producer/executions/:id/events\` as docs/producers.md describes it.`,
       'events/s: events appended by all workers together over the timed part (after a warm-up of 200 appends); latency: one append, request to answer.',
       'The per-key rate limit is raised out of the way (`EXECSTREAM_PRODUCER_APPENDS_PER_SECOND=1000000`); by default a producer key may make 200 appends per second.',

@@ -4,6 +4,7 @@ import { runFanOutSuite } from './fanout.ts';
 import { runHttpSuite } from './http.ts';
 import { runProducerSuite } from './producer-api.ts';
 import { markdownReport, type SuiteResult, updateDocs, writeJson } from './report.ts';
+import { benchServerKind } from './server.ts';
 import { runStoreSuite } from './store.ts';
 
 /**
@@ -25,6 +26,7 @@ function environment(): Record<string, string> {
     redis: /v=(\S+)/.exec(redis)?.[1] ?? 'unknown',
     cpus: `${cpus().length}× ${cpus()[0]?.model.trim() ?? 'unknown'}`,
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    server: benchServerKind(),
   };
 }
 

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './report.ts';
 
@@ -6,10 +6,40 @@ import { REPO_ROOT } from './report.ts';
 export const BENCH_KEY = 'bench-key-0000000000000001';
 export const BENCH_OWNER = 'bench';
 
+/** Which server the benchmarks run, as the report names it. */
+export function benchServerKind(): string {
+  return fromSource()
+    ? 'source through tsx (EXECSTREAM_BENCH_SERVER=source)'
+    : 'production build (node dist/main.mjs)';
+}
+
+const fromSource = () => process.env.EXECSTREAM_BENCH_SERVER === 'source';
+const serverDir = () => process.env.EXECSTREAM_BENCH_SERVER_DIR ?? join(REPO_ROOT, 'apps/server');
+
+let built = false;
+
 /**
- * The server as `pnpm start` runs it, in a process of its own so its CPU and memory are its
- * own, on the benchmark's Redis with the demo off. `EXECSTREAM_BENCH_SERVER_DIR` points at
- * another checkout's `apps/server` (an older commit), so two versions meet the same harness;
+ * The entry to run. By default the production build, built once per run, because that is what
+ * a team deploys: tsx's loader keeps every function's name, which gives each named closure a
+ * dictionary of its own and costs the source run memory and time a deployment never pays.
+ */
+function entry(): string[] {
+  if (fromSource()) return ['--import', 'tsx', 'src/main.ts'];
+  if (!built) {
+    execFileSync('pnpm', ['run', 'build'], {
+      cwd: serverDir(),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    built = true;
+  }
+  return ['dist/main.mjs'];
+}
+
+/**
+ * The server in a process of its own so its CPU and memory are its own, on the benchmark's
+ * Redis with the demo off: its production build, or (`EXECSTREAM_BENCH_SERVER=source`) its
+ * source as `pnpm start` runs it. `EXECSTREAM_BENCH_SERVER_DIR` points at another checkout's
+ * `apps/server` (an older commit), so two versions meet the same harness;
  * `EXECSTREAM_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles it.
  */
 export async function spawnBenchServer(
@@ -17,8 +47,8 @@ export async function spawnBenchServer(
   env: Record<string, string> = {},
 ): Promise<{ url: string; port: number; child: ChildProcess }> {
   const nodeArgs = process.env.EXECSTREAM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: process.env.EXECSTREAM_BENCH_SERVER_DIR ?? join(REPO_ROOT, 'apps/server'),
+  const child = spawn(process.execPath, [...nodeArgs, ...entry()], {
+    cwd: serverDir(),
     env: {
       ...process.env,
       PORT: '0',
