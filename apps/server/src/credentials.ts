@@ -7,6 +7,15 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pathnameOf } from './app.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller being resolved: asked once per request, however many steps ask. */
+    caller: Promise<Principal | null> | null;
+    /** The caller once resolved (`null` before, or for a request that proved no identity). */
+    principal: Principal | null;
+  }
+}
+
 export interface CredentialGuardOptions {
   authenticate: Authenticate;
   /**
@@ -77,8 +86,10 @@ export function createCredentialGuard(
   };
   const cookies = (req: FastifyRequest) => (name: string) => cookieValues(app, req, name);
   // A request's caller is resolved once, however many steps ask (a tRPC form POST is checked
-  // before tRPC's own context): one lookup, and one failed check counted, per request.
-  const resolved = new WeakMap<FastifyRequest, Promise<Principal | null>>();
+  // before tRPC's own context): one lookup, and one failed check counted, per request. The
+  // state is the request's own (decorateRequest), so it ends with the request.
+  app.decorateRequest('caller', null);
+  app.decorateRequest('principal', null);
   const resolve = async (
     req: FastifyRequest,
     connectionParams?: Record<string, string | undefined> | null,
@@ -110,12 +121,11 @@ export function createCredentialGuard(
   };
   return {
     principalOf(req, connectionParams) {
-      let principal = resolved.get(req);
-      if (!principal) {
-        principal = resolve(req, connectionParams);
-        resolved.set(req, principal);
-      }
-      return principal;
+      req.caller ??= resolve(req, connectionParams).then((principal) => {
+        req.principal = principal;
+        return principal;
+      });
+      return req.caller;
     },
     countFailure: failed,
   };

@@ -143,7 +143,7 @@ export async function startServer(
     isAllowedOrigin: (origin) => origin === publicOriginOf() || corsOrigins.has(origin),
   });
   const { principalOf } = guard;
-  await trpcRoutes(app, {
+  await app.register(trpcRoutes, {
     router,
     stream: createStreamRoute({ ...streamOptions, router }),
     principalOf,
@@ -151,15 +151,15 @@ export async function startServer(
     maxBatchSize: config.maxBatchCalls,
     logger,
   });
-  await streamRoutes(app, { route: sse, principalOf });
-  await producerRoutes(app, {
+  await app.register(streamRoutes, { route: sse, principalOf });
+  await app.register(producerRoutes, {
     streams,
     principalOf,
     maxUnfinishedPerOwner: config.maxUnfinishedPerOwner,
     appendsPerSecond: config.producerAppendsPerSecond,
     maxBatchEvents: config.producerMaxBatchEvents,
   });
-  await agUiRoutes(app, { route: agUi, principalOf });
+  await app.register(agUiRoutes, { route: agUi, principalOf });
   await authRoutes(app, {
     wallets,
     guard,

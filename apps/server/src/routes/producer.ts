@@ -21,7 +21,7 @@ import {
   SequenceConflictError,
   TooManyRequestsError,
 } from '@execstream/stream-service';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { sendError } from '../app.ts';
 
@@ -108,22 +108,15 @@ const IDEMPOTENCY_HEADER = 'idempotency-key';
  * refuses every other credential here, and producer keys everywhere else). Every route is a thin
  * call of one stream-service function, the same ones the demo executor runs on.
  */
-export async function producerRoutes(
-  app: FastifyInstance,
-  options: ProducerRouteOptions,
-): Promise<void> {
-  await app.register(async (scope) => routes(scope, options));
-}
-
-async function routes(app: FastifyInstance, options: ProducerRouteOptions): Promise<void> {
+export const producerRoutes: FastifyPluginAsync<ProducerRouteOptions> = async (app, options) => {
   const { streams } = options;
-  // Counted per producer key: the key of a request is known once it has been authenticated.
-  const appendersOf = new WeakMap<FastifyRequest, string>();
+  // Counted per producer key: the key of a request is known once it has been authenticated
+  // (the credential guard settles req.principal).
   const countAppend = app.createRateLimit({
     max: options.appendsPerSecond,
     timeWindow: 1_000,
     // Its own keys beside the failed-check counter's (bare addresses) in the same store.
-    keyGenerator: (req) => `producer-appends:${appendersOf.get(req) ?? req.ip}`,
+    keyGenerator: (req) => `producer-appends:${req.principal?.credentialId ?? req.ip}`,
   });
 
   const producer = async (req: FastifyRequest): Promise<Principal> => {
@@ -193,9 +186,8 @@ async function routes(app: FastifyInstance, options: ProducerRouteOptions): Prom
   });
 
   app.post('/v1/producer/executions/:operationId/events', async (req, reply) => {
-    const principal = await producer(req);
+    await producer(req);
     const operationId = operationIdOf(req);
-    appendersOf.set(req, principal.credentialId);
     const count = await countAppend(req);
     if (!count.isAllowed && count.isExceeded) {
       throw new TooManyRequestsError(
@@ -250,7 +242,7 @@ async function routes(app: FastifyInstance, options: ProducerRouteOptions): Prom
     if (known) return sendError(reply, known);
     throw error;
   });
-}
+};
 
 /**
  * An execution as a worker sees it: a claim (whose lease holds its token) or a head (whose
