@@ -9,12 +9,17 @@ export function startBanner(options: {
   corsOrigins: readonly string[];
   /** Whether the web app's build is served at `/`. */
   webApp: boolean;
+  /** Server processes on the port (`EXECSTREAM_WORKERS`). @default 1 */
+  workers?: number;
 }): string {
   const { url, devKey } = options;
   const lines = [
     '',
     `execstream is listening on ${url}`,
     `  store: ${options.store === 'redis' ? 'Redis (REDIS_URL)' : 'embedded, in memory (set REDIS_URL for Redis)'}`,
+    ...(options.workers && options.workers > 1
+      ? [`  workers: ${options.workers} processes on this port (EXECSTREAM_WORKERS)`]
+      : []),
     `  demo executor: ${options.demo ? 'on' : 'off'}`,
     options.webApp
       ? `  web app: ${url}/${options.demo ? ' (sign in with a demo wallet)' : ''}`

@@ -67,6 +67,9 @@ function exactOrigin(value: string, allowSlash: boolean): string | null {
 /** What `pnpm start` allows when `EXECSTREAM_CORS_ORIGINS` is unset and the demo is on: the web app's dev server. */
 export const DEV_CORS_ORIGINS = ['http://localhost:5173', 'http://127.0.0.1:5173'] as const;
 
+/** At most this many server processes (`EXECSTREAM_WORKERS`): a bound on typos, not on machines. */
+export const MAX_WORKERS = 256;
+
 /** The defaults of the limits of CONTRACT §8, sized so one principal cannot take a server down. */
 export const LIMIT_DEFAULTS = {
   /** Open streams of one principal, all surfaces and instances together. */
@@ -111,6 +114,7 @@ function bootstrapKeys(name: string, format: string) {
 
 const EnvSchema = z.object({
   PORT: integer('PORT', 0, 65_535, 3000),
+  EXECSTREAM_WORKERS: integer('EXECSTREAM_WORKERS', 1, MAX_WORKERS, 1),
   HOST: z.string().min(1).default('127.0.0.1'),
   REDIS_URL: z
     .string()
@@ -309,6 +313,8 @@ const EnvSchema = z.object({
 /** The server's configuration, from the variables of CONTRACT §8 and docs/server.md. */
 export interface ServerConfig {
   port: number;
+  /** Server processes sharing `port` (`node:cluster`); more than one needs Redis. */
+  workers: number;
   host: string;
   /** `null`: the embedded in-memory store. */
   redisUrl: string | null;
@@ -377,8 +383,15 @@ export function loadConfig(env: Record<string, string | undefined>): ServerConfi
       'Invalid configuration:\n  EXECSTREAM_API_KEYS is required with EXECSTREAM_DEMO=off on the embedded store (REDIS_URL unset): no key could exist, so every request would be refused',
     );
   }
+  if (env_.EXECSTREAM_WORKERS > 1 && !env_.REDIS_URL) {
+    // The embedded store lives in one process's memory: a second process would hold other data.
+    throw new ConfigError(
+      `Invalid configuration:\n  EXECSTREAM_WORKERS=${env_.EXECSTREAM_WORKERS} needs REDIS_URL: the embedded store lives in one process, so it runs one worker`,
+    );
+  }
   return {
     port: env_.PORT,
+    workers: env_.EXECSTREAM_WORKERS,
     host: env_.HOST,
     redisUrl: env_.REDIS_URL,
     apiKeys: env_.EXECSTREAM_API_KEYS,

@@ -1,7 +1,10 @@
+import cluster from 'node:cluster';
+import type { Registry } from 'prom-client';
 import { startBanner } from './banner.ts';
+import { clusterWorker, startPrimary, type WorkerStarted } from './cluster.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { runKeysCommand } from './keys-command.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { startServer } from './server.ts';
 
 /**
@@ -18,30 +21,56 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
-  const server = await startServer(config, { logger });
-  process.stderr.write(
-    startBanner({
-      url: server.url,
-      store: config.redisUrl ? 'redis' : 'memory',
-      devKey: server.devKey,
-      demo: config.demo,
-      publicUrl: server.publicUrl,
-      corsOrigins: config.corsOrigins,
-      webApp: server.webApp,
-    }),
-  );
-  const stop = (signal: string) => {
+  const banner = (started: WorkerStarted) =>
+    process.stderr.write(
+      startBanner({
+        ...started,
+        store: config.redisUrl ? 'redis' : 'memory',
+        demo: config.demo,
+        corsOrigins: config.corsOrigins,
+        workers: config.workers,
+      }),
+    );
+  if (config.workers > 1 && cluster.isPrimary) {
+    const primary = await startPrimary(config, logger);
+    banner(primary.started);
+    onStopSignal(logger, () => primary.close());
+    return;
+  }
+  const worker = clusterWorker();
+  const log = worker ? logger.child({ worker: worker.id }) : logger;
+  const server = await startServer(config, {
+    logger: log,
+    ...(worker ? { metricsExposition: (own: Registry) => worker.metrics(own) } : {}),
+  });
+  const { url, publicUrl, devKey, webApp } = server;
+  if (worker) worker.listening({ url, publicUrl, devKey, webApp });
+  else banner({ url, publicUrl, devKey, webApp });
+  onStopSignal(log, () => server.close().then(() => 0));
+}
+
+/**
+ * SIGTERM or SIGINT: `stop`, then exit with its code (1 if it failed). Later signals change
+ * nothing: a worker may hear one signal twice (from its primary, and from whatever signalled the
+ * whole process group, as a terminal's Ctrl-C or systemd do), and the stop is already bounded
+ * by the shutdown grace.
+ */
+function onStopSignal(logger: Logger, stop: () => Promise<number>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'signal received');
-    server.close().then(
-      () => process.exit(0),
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      (code) => process.exit(code),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 /** `… keys create|list|revoke`: the keys command, from this same entry point. */

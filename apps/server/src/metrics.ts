@@ -16,8 +16,22 @@ export class ServerMetrics {
   readonly #backlog: Gauge<'surface'>;
   readonly #spooled: Counter<'surface'>;
   readonly #movedAside: Counter<'surface'>;
+  /** What `/metrics` answers: this registry's exposition, or the whole cluster's in a worker. */
+  readonly exposition: () => Promise<string>;
 
-  constructor(extra: { demoRuns?: () => number; connections?: () => Promise<number> } = {}) {
+  constructor(
+    extra: {
+      demoRuns?: () => number;
+      connections?: () => Promise<number>;
+      /**
+       * Where `/metrics` gets its text, given this registry: a worker of `EXECSTREAM_WORKERS`
+       * answers for every worker of its cluster, whichever of them the scrape reached.
+       * @default this registry alone
+       */
+      exposition?: (own: Registry) => () => Promise<string>;
+    } = {},
+  ) {
+    this.exposition = extra.exposition?.(this.registry) ?? (() => this.registry.metrics());
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const perSurface = { labelNames: ['surface'] as const, registers };

@@ -5,6 +5,7 @@ import { DemoExecutor } from '@execstream/demo-executor';
 import { createExecutionStreamRoute } from '@execstream/sse';
 import type { ExecutionStreams } from '@execstream/stream-service';
 import { createAppRouter, createStreamRoute } from '@execstream/trpc';
+import type { Registry } from 'prom-client';
 import { createApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { createCredentialGuard } from './credentials.ts';
@@ -28,6 +29,11 @@ export interface StartOptions {
   logger?: Logger;
   /** The web app's build to serve at `/` (a missing one serves nothing). @default WEB_DIST */
   webRoot?: string;
+  /**
+   * Where `/metrics` gets its text, given the server's registry (a cluster worker's answers for
+   * the whole cluster). @default the server's own registry
+   */
+  metricsExposition?: (own: Registry) => () => Promise<string>;
 }
 
 /** One route of Fastify's table: a method and its URL pattern (`/v1/executions/:operationId/stream`). */
@@ -93,6 +99,7 @@ export async function startServer(
     : null;
   const metrics = new ServerMetrics({
     ...(executor ? { demoRuns: () => executor.activeRuns } : {}),
+    ...(options.metricsExposition ? { exposition: options.metricsExposition } : {}),
     connections: () =>
       new Promise((resolve) => server.getConnections((_error, count) => resolve(count))),
   });

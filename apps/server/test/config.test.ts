@@ -87,6 +87,19 @@ describe('configuration', () => {
     );
   });
 
+  it('runs one worker by default, and several only on Redis (the embedded store is one process)', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(
+      loadConfig({ EXECSTREAM_WORKERS: '4', REDIS_URL: 'redis://127.0.0.1:6379' }).workers,
+    ).toBe(4);
+    expect(problemsOf({ EXECSTREAM_WORKERS: '2' })).toEqual([
+      '  EXECSTREAM_WORKERS=2 needs REDIS_URL: the embedded store lives in one process, so it runs one worker',
+    ]);
+    expect(problemsOf({ EXECSTREAM_WORKERS: '0' })).toEqual([
+      '  EXECSTREAM_WORKERS must be an integer from 1 to 256, got "0"',
+    ]);
+  });
+
   it('reads the browser settings: public URL, CORS origins (the dev app by default with the demo), sessions, RPC', () => {
     expect(loadConfig({})).toMatchObject({
       publicUrl: null,

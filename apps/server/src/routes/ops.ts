@@ -44,7 +44,7 @@ export function metricsHandler(metrics: ServerMetrics, token: string | null) {
         });
       }
     }
-    const body = await metrics.registry.metrics();
+    const body = await metrics.exposition();
     reply
       .code(200)
       .type(metrics.registry.contentType)
