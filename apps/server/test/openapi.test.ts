@@ -114,6 +114,10 @@ function documentValidator(document: Document) {
       const content = absolute.paths[path][method].responses[String(status)].content;
       check(content['application/json'].schema, value, `${method} ${path} ${status}`);
     },
+    header(path: string, method: string, status: number, name: string, value: unknown) {
+      const headers = absolute.paths[path][method].responses[String(status)].headers;
+      check(headers[name].schema, value, `${method} ${path} ${status} ${name}`);
+    },
     component(name: string, value: unknown) {
       check({ $ref: `${DOCUMENT_ID}#/components/schemas/${name}` }, value, name);
     },
@@ -332,12 +336,41 @@ describe('GET /v1/openapi.json', () => {
         { 'Idempotency-Key': `start-${operationId}` },
       );
       check.response('/v1/producer/executions/{operationId}/events', 'post', 201, appended.body);
+      // The same key again: the first answer, marked as replayed, as the document says.
+      const replayed = await call(
+        'POST',
+        `${base}/events`,
+        {
+          events: [
+            { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
+          ],
+          leaseToken: token,
+        },
+        { 'Idempotency-Key': `start-${operationId}` },
+      );
+      expect(replayed.body).toEqual(appended.body);
+      check.header(
+        '/v1/producer/executions/{operationId}/events',
+        'post',
+        201,
+        'Idempotent-Replayed',
+        replayed.headers.get('idempotent-replayed'),
+      );
       const conflict = await call('POST', `${base}/events`, {
         events: [{ kind: 'execution.progress', payload: { percent: 1 } }],
         expectedSequence: 1,
       });
       expect(conflict.status).toBe(409);
       check.response('/v1/producer/executions/{operationId}/events', 'post', 409, conflict.body);
+      expect(conflict.body.error).toMatchObject({ code: 'SEQUENCE_CONFLICT' });
+      // The document asks for the head with SEQUENCE_CONFLICT: an answer without it fails it.
+      const { head: _head, ...headless } = conflict.body.error;
+      expect(() =>
+        check.response('/v1/producer/executions/{operationId}/events', 'post', 409, {
+          ...conflict.body,
+          error: headless,
+        }),
+      ).toThrow();
       expect((await call('DELETE', `${base}/lease`, { token })).status).toBe(204);
       const released = await call('GET', base);
       check.response('/v1/producer/executions/{operationId}', 'get', 200, released.body);

@@ -151,11 +151,24 @@ export function producerGroup(): OpenApiGroup {
         ],
         requestBody: body('ProducerAppendInput'),
         responses: {
-          '201': jsonResponse('Appended', ref('ProducerAppended')),
+          '201': {
+            ...jsonResponse('Appended', ref('ProducerAppended')),
+            headers: {
+              ...jsonResponse('Appended', ref('ProducerAppended')).headers,
+              'Idempotent-Replayed': {
+                description:
+                  'Present when the `Idempotency-Key` was seen: the answer is the first one’s, and nothing was appended',
+                schema: { const: 'true' },
+              },
+            },
+          },
           '404': NOT_FOUND,
-          '409': errorResponse(
-            '`SEQUENCE_CONFLICT` (with the head’s `sequence` and `cursor`), `EXECUTION_TERMINAL` or `LEASE_LOST`',
-          ),
+          '409': {
+            ...errorResponse(
+              '`SEQUENCE_CONFLICT` (with the head’s `sequence` and `cursor`), `EXECUTION_TERMINAL` or `LEASE_LOST`',
+            ),
+            content: { 'application/json': { schema: ref('ProducerAppendConflict') } },
+          },
           '422': errorResponse('An event that is not valid here (`INVALID_EVENT`, naming it)'),
           ...PRODUCER_ERRORS,
         },
@@ -180,6 +193,30 @@ export function producerGroup(): OpenApiGroup {
               z.object({ kind: z.string(), payload: z.record(z.string(), z.unknown()) }),
               'input',
             ),
+          },
+        },
+      },
+      ProducerAppendConflict: {
+        description: 'A refused append; `SEQUENCE_CONFLICT` carries the head it found',
+        allOf: [ref('ErrorBody')],
+        if: {
+          properties: { error: { properties: { code: { const: 'SEQUENCE_CONFLICT' } } } },
+        },
+        then: {
+          properties: {
+            error: {
+              required: ['head'],
+              properties: {
+                head: {
+                  type: 'object',
+                  required: ['sequence', 'cursor'],
+                  properties: {
+                    sequence: { type: 'integer', minimum: 0 },
+                    cursor: { type: 'string' },
+                  },
+                },
+              },
+            },
           },
         },
       },
