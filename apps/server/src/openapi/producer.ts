@@ -198,27 +198,36 @@ export function producerGroup(): OpenApiGroup {
       },
       ProducerAppendConflict: {
         description: 'A refused append; `SEQUENCE_CONFLICT` carries the head it found',
-        allOf: [ref('ErrorBody')],
-        if: {
-          properties: { error: { properties: { code: { const: 'SEQUENCE_CONFLICT' } } } },
-        },
-        then: {
-          properties: {
-            error: {
-              required: ['head'],
-              properties: {
-                head: {
-                  type: 'object',
-                  required: ['sequence', 'cursor'],
-                  properties: {
-                    sequence: { type: 'integer', minimum: 0 },
-                    cursor: { type: 'string' },
+        allOf: [
+          ref('ErrorBody'),
+          {
+            anyOf: [
+              {
+                properties: {
+                  error: {
+                    required: ['head'],
+                    properties: {
+                      code: { const: 'SEQUENCE_CONFLICT' },
+                      head: {
+                        type: 'object',
+                        required: ['sequence', 'cursor'],
+                        properties: {
+                          sequence: { type: 'integer', minimum: 0 },
+                          cursor: { type: 'string' },
+                        },
+                      },
+                    },
                   },
                 },
               },
-            },
+              {
+                properties: {
+                  error: { properties: { code: { enum: ['EXECUTION_TERMINAL', 'LEASE_LOST'] } } },
+                },
+              },
+            ],
           },
-        },
+        ],
       },
       ProducerCreated: jsonSchema(ProducerAnswers.created),
       ProducerAppended: jsonSchema(ProducerAnswers.appended),
