@@ -8,9 +8,11 @@ export const BENCH_OWNER = 'bench';
 
 /** Which server the benchmarks run, as the report names it. */
 export function benchServerKind(): string {
-  return fromSource()
+  const kind = fromSource()
     ? 'source through tsx (EXECSTREAM_BENCH_SERVER=source)'
     : 'production build (node dist/main.mjs)';
+  const workers = Number(process.env.EXECSTREAM_WORKERS ?? 1);
+  return workers > 1 ? `${kind}, ${workers} workers (EXECSTREAM_WORKERS)` : kind;
 }
 
 const fromSource = () => process.env.EXECSTREAM_BENCH_SERVER === 'source';
@@ -62,11 +64,15 @@ export async function spawnBenchServer(
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const workers = Number(env.EXECSTREAM_WORKERS ?? process.env.EXECSTREAM_WORKERS ?? 1);
+  const listening = workers > 1 ? '"msg":"cluster listening"' : '"msg":"listening"';
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
       buffered += chunk;
-      const line = buffered.split('\n').find((row) => row.includes('"msg":"listening"'));
+      // With EXECSTREAM_WORKERS, once every worker listens (the primary says so), so that the
+      // readers' connections spread over all of them.
+      const line = buffered.split('\n').find((row) => row.includes(listening));
       if (!line) return;
       // Keep draining its logs, so a full pipe never stalls the server being measured.
       child.stdout?.off('data', onData);
