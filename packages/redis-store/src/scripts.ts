@@ -24,7 +24,7 @@ export const SCRIPTS = {
   acquireLease: load('acquire-lease'),
   claimCandidates: load('claim-candidates'),
   releaseLease: load('release-lease'),
-  acquireStreamSlot: load('acquire-stream-slot'),
+  acquireStreamSlots: load('acquire-stream-slots'),
   renewStreamSlots: load('renew-stream-slots'),
 } as const;
 

@@ -1,7 +1,10 @@
-import { StoreUnavailableError } from '@execstream/stream-service';
+import { StoreUnavailableError, type StreamSlot } from '@execstream/stream-service';
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
+  type ConnectOptions,
   connectRedis,
+  type RedisClient,
   RedisKeys,
   RedisStreamSlots,
   type RedisStreamSlotsOptions,
@@ -14,8 +17,12 @@ import { eventually, uniquePrefix } from './support.ts';
  * "instance" is what one server process holds: its own command connection and its own slots.
  */
 export function describeStreamSlots(where: string, urlOf: () => Promise<string>) {
-  async function instance(keyPrefix: string, options: RedisStreamSlotsOptions = {}) {
-    const client = connectRedis(await urlOf(), { connectionName: 'stream-slots' });
+  async function instance(
+    keyPrefix: string,
+    options: RedisStreamSlotsOptions = {},
+    connect: ConnectOptions = {},
+  ) {
+    const client = connectRedis(await urlOf(), { connectionName: 'stream-slots', ...connect });
     client.on('error', () => {});
     await waitUntilReady(client, 20_000);
     const errors: unknown[] = [];
@@ -32,6 +39,8 @@ export function describeStreamSlots(where: string, urlOf: () => Promise<string>)
       keys,
       /** Slot ids stored for an owner, read over this instance's connection. */
       stored: (ownerId: string) => client.zrange(keys.streamSlots(ownerId), 0, -1),
+      /** Calls of these commands the server(s) ran so far, summed over a cluster's masters. */
+      calls: (...names: string[]) => commandCalls(client, names),
       async [Symbol.asyncDispose]() {
         await slots.close();
         client.disconnect();
@@ -141,5 +150,141 @@ export function describeStreamSlots(where: string, urlOf: () => Promise<string>)
       for (const slot of held) await slot?.release();
       expect(one.errors).toEqual([]);
     });
+
+    it('grants exactly `limit` of a burst of acquires from two instances, in a few calls', async () => {
+      const keyPrefix = uniquePrefix();
+      await using a = await instance(keyPrefix);
+      await using b = await instance(keyPrefix);
+      const before = await a.calls('evalsha', 'eval');
+      const bursts = [a, b].map((one) =>
+        Array.from({ length: 100 }, () => one.slots.acquire('alice', 50)),
+      );
+      const [fromA = [], fromB = []] = await Promise.all(bursts.map((burst) => Promise.all(burst)));
+      const calls = (await a.calls('evalsha', 'eval')) - before;
+      const granted = [...fromA, ...fromB].filter((slot) => slot !== null);
+      expect(granted).toHaveLength(50);
+      expect(await a.stored('alice')).toHaveLength(50);
+      // Each instance granted in order of arrival: its slots went to its first acquires.
+      for (const results of [fromA, fromB]) {
+        const held = results.filter((slot) => slot !== null).length;
+        expect(results.slice(0, held).every((slot) => slot !== null)).toBe(true);
+      }
+      // A lone first acquire per instance, then the rest together: not one call per acquire.
+      expect(calls).toBeLessThanOrEqual(10);
+      await Promise.all(granted.map((slot) => slot.release()));
+      expect(await a.stored('alice')).toEqual([]);
+    });
+
+    it('grants a group straddling the limit as many as fit, in order, and refuses the rest', async () => {
+      await using one = await instance(uniquePrefix());
+      const held = [];
+      for (let index = 0; index < 3; index++) held.push(await one.slots.acquire('alice', 5));
+      // However they are grouped (the first alone, or all six together), two fit: the first two.
+      const burst = await Promise.all(
+        Array.from({ length: 6 }, () => one.slots.acquire('alice', 5)),
+      );
+      expect(burst.map((slot) => slot !== null)).toEqual([true, true, false, false, false, false]);
+      // The refused left nothing behind.
+      expect(await one.stored('alice')).toHaveLength(5);
+      await burst[1]?.release();
+      expect(await one.slots.acquire('alice', 5)).not.toBeNull();
+      expect(await one.slots.acquire('alice', 5)).toBeNull();
+    });
+
+    it('grants a group of hundreds, past what one ZADD of the script carries', async () => {
+      await using one = await instance(uniquePrefix());
+      const burst = await Promise.all(
+        Array.from({ length: 700 }, () => one.slots.acquire('alice', 1_000)),
+      );
+      expect(burst.every((slot) => slot !== null)).toBe(true);
+      expect(new Set(await one.stored('alice')).size).toBe(700);
+      await Promise.all(burst.map((slot) => slot?.release()));
+      expect(await one.stored('alice')).toEqual([]);
+    });
+
+    it('gives back concurrent releases in a few calls, each settled once its slot is gone', async () => {
+      await using one = await instance(uniquePrefix());
+      const slots = await Promise.all(
+        Array.from({ length: 40 }, () => one.slots.acquire('alice', 40)),
+      );
+      expect(slots.every((slot) => slot !== null)).toBe(true);
+      const before = await one.calls('zrem');
+      await Promise.all(slots.map((slot) => slot?.release()));
+      const calls = (await one.calls('zrem')) - before;
+      expect(await one.stored('alice')).toEqual([]);
+      expect(calls).toBeLessThanOrEqual(3);
+      expect(one.errors).toEqual([]);
+    });
+
+    it('fails every queued acquire with StoreUnavailableError when Redis goes away', async () => {
+      await using one = await instance(uniquePrefix());
+      const [inFlight, ...queued] = Array.from({ length: 20 }, () =>
+        one.slots.acquire('alice', 50),
+      );
+      one.client.disconnect();
+      // The first was sent before the connection closed, and may have been answered.
+      await inFlight?.catch(() => null);
+      for (const result of await Promise.allSettled(queued)) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
+    });
+
+    it('fails every queued acquire with StoreUnavailableError when Redis stops answering', async () => {
+      const keyPrefix = uniquePrefix();
+      await using admin = await instance(keyPrefix);
+      await using one = await instance(keyPrefix, {}, { commandTimeoutMs: 300 });
+      await one.calls('evalsha'); // connected to every node before the pause
+      const masters =
+        admin.client instanceof Cluster ? admin.client.nodes('master') : [admin.client];
+      // Scripts that write wait until the pause ends, as behind a server that hangs.
+      await Promise.all(masters.map((node) => node.call('CLIENT', 'PAUSE', '5000', 'WRITE')));
+      try {
+        const burst = Array.from({ length: 20 }, () => one.slots.acquire('alice', 50));
+        const results = await Promise.allSettled(burst);
+        for (const result of results) {
+          expect(result.status).toBe('rejected');
+          expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+        }
+      } finally {
+        await Promise.all(masters.map((node) => node.call('CLIENT', 'UNPAUSE')));
+      }
+      // The timed-out call may have run once the pause ended: its slot is held for nobody, and
+      // expires; the queued acquires were never sent.
+      expect((await admin.stored('alice')).length).toBeLessThanOrEqual(1);
+    });
+
+    it('gives back the slots of a group in flight on close, and fails its acquires', async () => {
+      const keyPrefix = uniquePrefix();
+      await using one = await instance(keyPrefix);
+      await using other = await instance(keyPrefix);
+      const burst = Array.from({ length: 30 }, () => one.slots.acquire('alice', 50));
+      const settled = Promise.allSettled(burst.slice(1));
+      const first = (await burst[0]) as StreamSlot;
+      // The other 29 went as one call as soon as the first was answered; closing before the
+      // next turn of the event loop closes while that call is in flight.
+      await new Promise((resolve) => setImmediate(resolve));
+      await one.slots.close();
+      expect(await other.stored('alice')).toEqual([]);
+      for (const result of await settled) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
+      await first.release();
+      expect(one.errors).toEqual([]);
+    });
   });
+}
+
+/** `INFO commandstats` calls of `names`, summed over the servers `client` talks to. */
+async function commandCalls(client: RedisClient, names: string[]): Promise<number> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  let total = 0;
+  for (const server of servers) {
+    const stats = await server.info('commandstats');
+    for (const name of names) {
+      total += Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+    }
+  }
+  return total;
 }
