@@ -1,10 +1,11 @@
 import { redisCommand, startRedisServer } from '@execstream/redis-testing';
+import { BARE_SUBSCRIBE_PATH } from './bare-node.ts';
 import type { FanOutRow, Server } from './fanout-rows.ts';
-import { startNchan } from './nchan.ts';
+import { NCHAN_SUBSCRIBE_PATH, startNchan } from './nchan.ts';
 import { treeStats } from './proc.ts';
 import { PublisherProcess } from './publisher-client.ts';
 import { percentile } from './report.ts';
-import { BENCH_KEY, spawnBenchServer } from './server.ts';
+import { BENCH_KEY, spawnBareNode, spawnBenchServer } from './server.ts';
 import { monotonicMs, SseReader, type SseReaderOptions } from './sse-reader.ts';
 
 /** What one run of one row on one server measured. */
@@ -63,7 +64,9 @@ function readerTarget(server: Server, id: string): Omit<SseReaderOptions, 'port'
   const auth = { 'X-API-KEY': BENCH_KEY };
   switch (server) {
     case 'nchan':
-      return { path: `/sub/${id}` };
+      return { path: `${NCHAN_SUBSCRIBE_PATH}${id}` };
+    case 'bare':
+      return { path: `${BARE_SUBSCRIBE_PATH}${id}` };
     case 'sse':
       return { path: `/v1/executions/${id}/stream`, headers: auth };
     case 'trpc': {
@@ -127,7 +130,9 @@ async function startServer(server: Server, redisUrl: string) {
     const nchan = await startNchan(redisUrl);
     return { port: nchan.port, pid: nchan.pid, stop: () => nchan.stop() };
   }
-  const { port, child } = await spawnBenchServer(redisUrl);
+  // The bare Node floor keeps nothing in Redis: the harness's redis-server idles beside it.
+  const { port, child } =
+    server === 'bare' ? await spawnBareNode() : await spawnBenchServer(redisUrl);
   return {
     port,
     pid: child.pid as number,
@@ -154,10 +159,10 @@ export async function runCell(row: FanOutRow, server: Server): Promise<CellRun> 
     await using publisher = new PublisherProcess();
     const { ids } = await publisher.ask<'ready'>({
       type: 'setup',
-      server: server === 'nchan' ? 'nchan' : 'execstream',
+      server: server === 'nchan' || server === 'bare' ? server : 'execstream',
       executions: row.executions,
       redisUrl: redis.url,
-      nchanPort: target.port,
+      port: target.port,
     });
     const latencies: number[] = [];
     const fromSchedule: number[] = [];

@@ -1,9 +1,16 @@
-/** The servers a fan-out row can be measured on: Nchan, and execstream's three surfaces. */
-export const SERVERS = ['nchan', 'sse', 'trpc', 'agui'] as const;
+/**
+ * The servers a fan-out row can be measured on: Nchan, the bare Node floor (`bare-node.ts`), and
+ * execstream's three surfaces.
+ */
+export const SERVERS = ['nchan', 'bare', 'sse', 'trpc', 'agui'] as const;
 export type Server = (typeof SERVERS)[number];
+
+/** The servers that are not execstream, in every row: each execstream figure is read beside them. */
+export const REFERENCES: readonly Server[] = ['nchan', 'bare'];
 
 export const SERVER_NAMES: Record<Server, string> = {
   nchan: 'Nchan',
+  bare: 'bare Node',
   sse: 'raw SSE',
   trpc: 'tRPC',
   agui: 'AG-UI',
@@ -59,12 +66,12 @@ function oneExecution(
   };
 }
 
-/** The rows of the issue's targets, each measured beside Nchan. */
+/** The rows of the issue's targets, each measured beside Nchan and the bare Node floor. */
 export function fanOutRows(): FanOutRow[] {
   const oneK = scale(1_000);
   const threeK = scale(3_000);
-  const all: Server[] = ['nchan', 'sse', 'trpc', 'agui'];
-  const raw: Server[] = ['nchan', 'sse', 'trpc'];
+  const all: Server[] = ['nchan', 'bare', 'sse', 'trpc', 'agui'];
+  const raw: Server[] = ['nchan', 'bare', 'sse', 'trpc'];
   const readers = (count: number) => `1 × ${thousands(count)} readers`;
   return [
     { ...oneExecution('1000@100', `${readers(oneK)}, 100 events/s`, oneK, 100, 2, all), rss: true },
@@ -97,7 +104,8 @@ export function fanOutRows(): FanOutRow[] {
 /**
  * The rows and servers `EXECSTREAM_BENCH_FANOUT` selects: comma-separated row keys, each
  * optionally narrowed to servers with `:` (`1000@100:nchan+sse,resume`); every row when unset.
- * Nchan stays in every row it was narrowed out of, so each figure keeps its ratio.
+ * Nchan and the bare Node floor stay in every row they were narrowed out of, so each figure
+ * keeps its ratios.
  */
 export function selectedRows(): FanOutRow[] {
   const rows = fanOutRows();
@@ -120,7 +128,9 @@ export function selectedRows(): FanOutRow[] {
     }
     return {
       ...row,
-      servers: row.servers.filter((server) => server === 'nchan' || wanted.includes(server)),
+      servers: row.servers.filter(
+        (server) => REFERENCES.includes(server) || wanted.includes(server),
+      ),
     };
   });
 }

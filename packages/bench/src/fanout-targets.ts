@@ -1,5 +1,5 @@
 import type { CellRun } from './fanout-cell.ts';
-import { SERVER_NAMES, type Server } from './fanout-rows.ts';
+import { REFERENCES, SERVER_NAMES, type Server } from './fanout-rows.ts';
 import { formatNumber } from './report.ts';
 
 /** The medians of a run: row key → server → cell. */
@@ -106,7 +106,7 @@ const TARGETS: Target[] = [
     check: (medians) => {
       const cells = Object.values(medians).flatMap((row) =>
         Object.entries(row)
-          .filter(([server]) => server !== 'nchan')
+          .filter(([server]) => !REFERENCES.includes(server as Server))
           .map(([, cell]) => cell),
       );
       const wrong = cells.reduce((sum, cell) => sum + cell.violations, 0);

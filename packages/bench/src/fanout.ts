@@ -52,6 +52,27 @@ function summarise(runs: CellRun[]): CellRun {
 
 const ratio = (value: number, base: number) => formatNumber(value / base);
 
+/**
+ * Per row, each execstream surface's CPU per 1,000 over the bare Node floor's: what execstream
+ * adds to Node's own HTTP stack. Informational; the targets judge against Nchan.
+ */
+function overFloor(rows: FanOutRow[], medians: FanOutMedians): string[] {
+  return rows.flatMap((row) => {
+    const floor = medians[row.key]?.bare;
+    if (!floor) return [];
+    const surfaces = (['sse', 'trpc', 'agui'] as const).flatMap((server) => {
+      const cell = medians[row.key]?.[server];
+      return cell
+        ? [`${SERVER_NAMES[server]} ${ratio(cell.cpuPerThousand, floor.cpuPerThousand)}×`]
+        : [];
+    });
+    if (surfaces.length === 0) return [];
+    return [
+      `CPU per 1,000 ÷ bare Node (informational, no target), ${row.label}: ${surfaces.join(', ')}.`,
+    ];
+  });
+}
+
 function cellText(row: FanOutRow, cell: CellRun): string {
   const parts = [
     `${formatNumber(cell.p50)} / ${formatNumber(cell.p99)}`,
@@ -79,9 +100,9 @@ function reproduceCommand(): string {
 }
 
 /**
- * `pnpm bench fanout`: execstream's surfaces and Nchan (one nginx worker, Redis storage) under
- * the same loads, in one sitting, through one neutral harness; every cell shows its ratio to
- * Nchan. Rows, scale and runs are chosen in the environment (`fanout-rows.ts`).
+ * `pnpm bench fanout`: execstream's surfaces, Nchan (one nginx worker, Redis storage) and the
+ * bare Node floor under the same loads, in one sitting, through one neutral harness; every cell
+ * shows its ratio to Nchan, and each execstream CPU figure its ratio to the floor in the notes. Rows, scale and runs are chosen in the environment (`fanout-rows.ts`).
  */
 export async function runFanOutSuite(): Promise<SuiteResult> {
   const rows = selectedRows();
@@ -106,9 +127,14 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
   const execstream = (['sse', 'trpc', 'agui'] as const).filter((server) =>
     rows.some((row) => row.servers.includes(server)),
   );
+  // Nchan is the base of every ratio; the bare Node floor is compared with it like the rest.
+  const compared = [
+    ...(rows.some((row) => row.servers.includes('bare')) ? (['bare'] as const) : []),
+    ...execstream,
+  ];
   const columns = [
     'Nchan',
-    ...execstream.flatMap((server) => [SERVER_NAMES[server], `${SERVER_NAMES[server]} ÷ Nchan`]),
+    ...compared.flatMap((server) => [SERVER_NAMES[server], `${SERVER_NAMES[server]} ÷ Nchan`]),
   ];
   const measures: Measure[] = [];
   const medians: FanOutMedians = {};
@@ -120,7 +146,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     medians[row.key] = summary;
     const nchan = summary.nchan as CellRun;
     const values: Measure['values'] = { Nchan: cellText(row, nchan) };
-    for (const server of execstream) {
+    for (const server of compared) {
       const cell = summary[server];
       values[SERVER_NAMES[server]] = cell ? cellText(row, cell) : null;
       values[`${SERVER_NAMES[server]} ÷ Nchan`] = cell
@@ -133,7 +159,7 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     const summary = medians[row.key] ?? {};
     const nchan = summary.nchan as CellRun;
     const values: Measure['values'] = { Nchan: formatNumber(nchan.rssPerStream) };
-    for (const server of execstream) {
+    for (const server of compared) {
       const cell = summary[server];
       values[SERVER_NAMES[server]] = cell ? formatNumber(cell.rssPerStream) : null;
       values[`${SERVER_NAMES[server]} ÷ Nchan`] = cell
@@ -164,9 +190,10 @@ export async function runFanOutSuite(): Promise<SuiteResult> {
     measures,
     notes: [
       ...judgeTargets(medians).map((line) => `Target of issue 15: ${line}.`),
-      'Each cell: append-to-receive p50 / p99 in ms · server CPU (user + system) per 1,000 events delivered in ms, user alone in brackets; the resume row adds the Redis reads per reader the resume caused; "published n/s" when the publisher fell short of the rate (a server that answers a publish late holds the next one back), with the p99 from when each event was due; "readers wrong" when any reader missed, repeated or reordered an event (every cell without it had every event once, in order, for every reader). Ratio cells: CPU and p99 divided by Nchan’s in the same row.',
-      `Nchan ${nchanVersion()} runs as nginx with one worker (\`worker_processes 1\`) from a generated config, storing on Redis (\`nchan_redis_pass\`), readers on its EventSource subscriber; execstream runs as deployed (its production build, \`node dist/main.mjs\`; \`EXECSTREAM_BENCH_SERVER=source\` runs the source through tsx), one process on Redis (\`REDIS_URL\`). Each run of each cell starts its own \`redis-server\`, server and publisher, fresh; servers alternate within each run; medians of ${runs} runs (violations: the worst run).`,
-      'The publisher is a process of its own, open loop: each event is due at its time whatever the server does; one execution’s events go one after another. Events are progress events carrying their round and the moment they were sent; Nchan gets a body shaped and sized like the same envelope.',
+      ...overFloor(rows, medians),
+      'Each cell: append-to-receive p50 / p99 in ms · server CPU (user + system) per 1,000 events delivered in ms, user alone in brackets; the resume row adds the Redis reads per reader the resume caused; "published n/s" when the publisher fell short of the rate (a server that answers a publish late holds the next one back), with the p99 from when each event was due; "readers wrong" when any reader missed, repeated or reordered an event (every cell without it had every event once, in order, for every reader). Ratio cells: CPU and p99 divided by Nchan’s in the same row (bare Node’s too).',
+      `Nchan ${nchanVersion()} runs as nginx with one worker (\`worker_processes 1\`) from a generated config, storing on Redis (\`nchan_redis_pass\`), readers on its EventSource subscriber; bare Node is the floor, what Node’s own HTTP stack costs for the job: a broadcaster on \`node:http\` alone (one process, through tsx) that builds each event once as one Buffer (\`id: <n>\\ndata: <body>\\n\\n\`) and hands it to every open response of the channel with \`res.write\` (chunked), no store, no auth, no backpressure handling, taking Nchan’s publish and body; it answers \`Last-Event-ID\` from the last 1,000 frames of each channel kept in memory, the least that makes the resume row mean something; execstream runs as deployed (its production build, \`node dist/main.mjs\`; \`EXECSTREAM_BENCH_SERVER=source\` runs the source through tsx), one process on Redis (\`REDIS_URL\`). Each run of each cell starts its own \`redis-server\`, server and publisher, fresh; servers alternate within each run; medians of ${runs} runs (violations: the worst run).`,
+      'The publisher is a process of its own, open loop: each event is due at its time whatever the server does; one execution’s events go one after another. Events are progress events carrying their round and the moment they were sent; Nchan and bare Node get a body shaped and sized like the same envelope.',
       'Readers are raw sockets in the benchmark process: a plain HTTP/1.1 GET, chunked encoding undone, frames split on blank lines, the round and send time found in each frame’s text (AG-UI: its `CUSTOM` progress frame); latency is from the send to a reader taking the event off the wire. Every reader takes a warm-up event before anything is measured.',
       'CPU: the server’s whole process tree (nginx’s master and worker) from /proc, from the first publish until every reader has every event. RSS: growth of the tree’s resident set while the streams opened and took their warm-up, per stream.',
       'Resume: 1 s into publishing every reader drops its connection, and 1 s later reconnects with `Last-Event-ID`, all at once. Reads per reader: `INFO commandstats` read commands (a Lua script’s calls included) over the run, less what publishing costs (calibrated on 20 events first), per reader.',

@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 export type PublisherCommand =
   | {
       type: 'setup';
-      server: 'nchan' | 'execstream';
+      /** Nchan and the bare Node floor take the same publish (`channelTarget`). */
+      server: 'nchan' | 'bare' | 'execstream';
       executions: number;
       redisUrl: string;
-      nchanPort?: number;
+      /** Where Nchan or the bare Node server listens. */
+      port?: number;
     }
   /** `count` warm-up events to every execution, one after another. */
   | { type: 'warm'; count: number }

@@ -1,6 +1,6 @@
 /**
  * The benchmark's publisher, in a process of its own so its timers never wait behind the
- * readers: it creates the executions (execstream) or names the channels (Nchan), publishes
+ * readers: it creates the executions (execstream) or names the channels (Nchan, bare Node), publishes
  * warm-up events on request, then publishes `rounds` events per execution at a fixed total rate,
  * open loop: each publish is due at its time whatever the readers do; one execution's events go
  * one after another (in order), different executions' concurrently. Each event's text carries
@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { createRedisExecutionStreams } from '@execstream/redis-store';
 import { ExecutionProducer, type ExecutionStreams } from '@execstream/stream-service';
+import { BARE_PUBLISH_PATH } from './bare-node.ts';
 import { NCHAN_PUBLISH_PATH } from './nchan.ts';
 import type { PublisherCommand, PublisherReply } from './publisher-client.ts';
 import { BENCH_OWNER } from './server.ts';
@@ -52,10 +53,12 @@ async function execstreamTarget(redisUrl: string, executions: number): Promise<T
 }
 
 /**
- * Nchan publishes whatever body it is given: the body is shaped and sized like an execstream
- * progress envelope, so both servers carry the same bytes per event.
+ * Nchan (and the bare Node floor, which takes Nchan's publish) publishes whatever body it is
+ * given: the body is shaped and sized like an execstream progress envelope, so every server
+ * carries the same bytes per event.
  */
-function nchanTarget(port: number, executions: number): Target {
+function channelTarget(server: 'nchan' | 'bare', port: number, executions: number): Target {
+  const publishPath = server === 'nchan' ? NCHAN_PUBLISH_PATH : BARE_PUBLISH_PATH;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const ids = Array.from({ length: executions }, () => `op_${randomUUID().replaceAll('-', '')}`);
   const publish: Publish = (execution, round, text) => {
@@ -76,7 +79,7 @@ function nchanTarget(port: number, executions: number): Target {
           host: '127.0.0.1',
           port,
           method: 'POST',
-          path: `${NCHAN_PUBLISH_PATH}${operationId}`,
+          path: `${publishPath}${operationId}`,
           headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         },
         (res) => {
@@ -84,7 +87,7 @@ function nchanTarget(port: number, executions: number): Target {
           res.on('end', () =>
             res.statusCode === 201 || res.statusCode === 202
               ? resolve()
-              : reject(new Error(`Nchan answered a publish with ${res.statusCode}`)),
+              : reject(new Error(`${server} answered a publish with ${res.statusCode}`)),
           );
         },
       );
@@ -122,9 +125,9 @@ process.on('message', (command: PublisherCommand) => {
     switch (command.type) {
       case 'setup':
         target =
-          command.server === 'nchan'
-            ? nchanTarget(command.nchanPort as number, command.executions)
-            : await execstreamTarget(command.redisUrl, command.executions);
+          command.server === 'execstream'
+            ? await execstreamTarget(command.redisUrl, command.executions)
+            : channelTarget(command.server, command.port as number, command.executions);
         return { type: 'ready', ids: target.ids };
       case 'warm': {
         const current = target as Target;

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from './report.ts';
 
 /** The API key and owner every benchmark's server accepts. */
@@ -15,6 +16,8 @@ export function benchServerKind(): string {
   return workers > 1 ? `${kind}, ${workers} workers (EXECSTREAM_WORKERS)` : kind;
 }
 
+const HERE = dirname(fileURLToPath(import.meta.url));
+const nodeArgs = () => process.env.EXECSTREAM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 const fromSource = () => process.env.EXECSTREAM_BENCH_SERVER === 'source';
 const serverDir = () => process.env.EXECSTREAM_BENCH_SERVER_DIR ?? join(REPO_ROOT, 'apps/server');
 
@@ -48,8 +51,7 @@ export async function spawnBenchServer(
   redisUrl: string,
   env: Record<string, string> = {},
 ): Promise<{ url: string; port: number; child: ChildProcess }> {
-  const nodeArgs = process.env.EXECSTREAM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, ...entry()], {
+  const child = spawn(process.execPath, [...nodeArgs(), ...entry()], {
     cwd: serverDir(),
     env: {
       ...process.env,
@@ -65,14 +67,22 @@ export async function spawnBenchServer(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const workers = Number(env.EXECSTREAM_WORKERS ?? process.env.EXECSTREAM_WORKERS ?? 1);
-  const listening = workers > 1 ? '"msg":"cluster listening"' : '"msg":"listening"';
-  const url = await new Promise<string>((resolve, reject) => {
+  // With EXECSTREAM_WORKERS, once every worker listens (the primary says so), so that the
+  // readers' connections spread over all of them.
+  const url = await listeningUrl(
+    child,
+    workers > 1 ? '"msg":"cluster listening"' : '"msg":"listening"',
+  );
+  return { url, port: Number(new URL(url).port), child };
+}
+
+/** The URL in the first JSON log line that contains `marker`; rejects if the child exits first. */
+function listeningUrl(child: ChildProcess, marker: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
       buffered += chunk;
-      // With EXECSTREAM_WORKERS, once every worker listens (the primary says so), so that the
-      // readers' connections spread over all of them.
-      const line = buffered.split('\n').find((row) => row.includes(listening));
+      const line = buffered.split('\n').find((row) => row.includes(marker));
       if (!line) return;
       // Keep draining its logs, so a full pipe never stalls the server being measured.
       child.stdout?.off('data', onData);
@@ -82,5 +92,24 @@ export async function spawnBenchServer(
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { url, port: Number(new URL(url).port), child };
+}
+
+/**
+ * The bare Node broadcaster (`bare-node-main.ts`), the fan-out benchmark's floor, in a process of
+ * its own like the execstream server (`EXECSTREAM_BENCH_NODE_ARGS` applies to it too). It runs
+ * through tsx, which only compiles it at start: it creates no named closure per stream, so
+ * tsx's kept names cost it nothing per stream.
+ */
+export async function spawnBareNode(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs(), '--import', 'tsx', join(HERE, 'bare-node-main.ts')],
+    {
+      cwd: join(HERE, '..'),
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await listeningUrl(child, '"msg":"listening"');
+  return { port: Number(new URL(url).port), child };
 }

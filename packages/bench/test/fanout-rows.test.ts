@@ -15,15 +15,16 @@ describe('fan-out benchmark selection', () => {
       'resume',
       '1000x1',
     ]);
-    expect(rows.every((row) => row.servers[0] === 'nchan')).toBe(true);
+    expect(rows.every((row) => row.servers[0] === 'nchan' && row.servers[1] === 'bare')).toBe(true);
     expect(runsPerCell()).toBe(2);
   });
 
-  it('narrows rows and servers, keeping Nchan for the ratio', () => {
-    vi.stubEnv('EXECSTREAM_BENCH_FANOUT', 'resume, 1000@100:sse+agui');
+  it('narrows rows and servers, keeping Nchan and the bare Node floor for the ratios', () => {
+    vi.stubEnv('EXECSTREAM_BENCH_FANOUT', 'resume, 1000@100:sse+agui, 1000x1:nchan');
     expect(selectedRows().map((row) => [row.key, row.servers])).toEqual([
-      ['resume', ['nchan', 'sse', 'trpc']],
-      ['1000@100', ['nchan', 'sse', 'agui']],
+      ['resume', ['nchan', 'bare', 'sse', 'trpc']],
+      ['1000@100', ['nchan', 'bare', 'sse', 'agui']],
+      ['1000x1', ['nchan', 'bare']],
     ]);
   });
 

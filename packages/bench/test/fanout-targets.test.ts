@@ -49,9 +49,13 @@ describe('fan-out targets', () => {
     );
   });
 
-  it('counts wrong readers of execstream, not of Nchan', () => {
+  it('counts wrong readers of execstream, not of Nchan or the bare Node floor', () => {
     const lines = judgeTargets({
-      '1000@75': { nchan: cell({ violations: 3 }), sse: cell({ violations: 2, p99: 120 }) },
+      '1000@75': {
+        nchan: cell({ violations: 3 }),
+        bare: cell({ violations: 4 }),
+        sse: cell({ violations: 2, p99: 120 }),
+      },
     });
     expect(lines).toEqual([
       'raw SSE p99 at 1 × 1,000, 75 events/s, < 100 ms: 120 ms, **misses**',

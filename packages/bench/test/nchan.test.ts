@@ -37,7 +37,7 @@ describe('Nchan in the fan-out benchmark', () => {
       server: 'nchan',
       executions: 1,
       redisUrl: redis.url,
-      nchanPort: nchan.port,
+      port: nchan.port,
     });
     const received: Array<{ round: number; sentAt: number }> = [];
     const reader = new SseReader({
