@@ -98,7 +98,7 @@ export function createAgUiStreamRoute(routeOptions: AgUiStreamRouteOptions): AgU
       },
     };
     const framing = agUiFraming(run, { retryFrame, cursor, base });
-    await runStreamSession(res, delivery, { ...framing, spool }, options);
+    return runStreamSession(res, delivery, { ...framing, spool }, options);
   }
 
   return {

@@ -70,6 +70,14 @@ export interface Delivery extends AsyncIterable<Delivered> {
    * A delivery is iterated once, either way.
    */
   batches(): AsyncIterable<readonly Delivered[]>;
+  /**
+   * The same batches without an iterator, for a transport that waits for nothing while idle (the
+   * stream session): everything queued now; `[]` when nothing is, and then `wake` runs once
+   * (synchronously, from wherever the delivery learns of it) when something is, or at the end;
+   * `null` once the delivery ended (after `close`, too). Throws what ended the store's read. The
+   * first call opens the delivery as iterating does; use one or the other.
+   */
+  take(wake?: () => void): readonly Delivered[] | null;
   close(): void;
   /** What the delivery was opened with (the spool reads the execution, surface and bounds). */
   readonly options: Readonly<OpenDeliveryOptions>;
@@ -129,6 +137,9 @@ async function acquireSlot(slots: DeliverySlots, ownerId: string): Promise<Strea
   );
 }
 
+/** `take`'s answer while nothing is queued (never written to). */
+const NOTHING_YET: readonly Delivered[] = Object.freeze([]);
+
 // How much a delivery's backlog may grow before the gauge hears of it between batches.
 const BACKLOG_REPORT_BYTES = 65_536;
 
@@ -142,10 +153,18 @@ class BoundedDelivery implements Delivery {
   #unreportedBacklog = 0;
   #pumpDone = false;
   #pumpError: unknown = null;
+  /** The store's read runs (it stops while another hand has the live events, see `goLive`). */
+  #pumping = false;
+  /** Handed to another hand by `goLive`, until `resumeAfter`. */
+  #live = false;
+  /** The first event read is yet to come (it tells plain hydration from a replay). */
+  #first = true;
   #closed = false;
   #wake: (() => void) | null = null;
   #room: (() => void) | null = null;
   #iterated = false;
+  #started = false;
+  #finished = false;
 
   constructor(
     subscription: ExecutionSubscription,
@@ -174,15 +193,23 @@ class BoundedDelivery implements Delivery {
 
   goLive(): { sequence: number; cursor: string } | null {
     if (this.#closed || this.#queue.length > 0 || !this.#subscription.detach()) return null;
+    // The read stops (its next batch is empty, see `#pump`): a live reader holds no pending read.
+    this.#live = true;
     return { sequence: this.#subscription.lastSequence, cursor: this.#subscription.lastCursor };
   }
 
   resumeAfter(last: { sequence: number; cursor: string }): void {
+    this.#live = false;
     this.#subscription.resumeAfter(last);
+    if (!this.#pumping && !this.#pumpDone && !this.#closed) void this.#pump();
   }
 
   finishLive(): void {
+    this.#live = false;
     this.#subscription.finish();
+    if (this.#pumping) return; // it reads the end itself
+    this.#pumpDone = true;
+    this.#wakeUp();
   }
 
   overflow(): void {
@@ -215,57 +242,101 @@ class BoundedDelivery implements Delivery {
   }
 
   async *#run(): AsyncGenerator<readonly Delivered[], void, undefined> {
-    const { surface, observer } = this.#options;
-    observer?.opened?.(surface);
-    void this.#pump();
     try {
-      while (!this.#closed) {
-        if (this.#queue.length > 0) {
-          // Everything queued, at once: one await per batch rather than per event, and the
-          // metrics told once per batch.
-          const batch = this.#queue;
-          this.#queue = [];
-          let bytes = 0;
-          for (const { data } of batch) bytes += Buffer.byteLength(data);
-          this.#changeBacklog(-bytes);
-          this.#makeRoom();
-          const last = batch[batch.length - 1] as Delivered;
-          observer?.delivered?.(surface, batch.length, this.#liveLag(last.envelope));
-          this.#reportBacklog();
-          yield batch;
-          continue;
+      for (;;) {
+        const batch = this.#take();
+        if (batch === null) return;
+        // One await per batch rather than per event.
+        if (batch.length > 0) yield batch;
+        else {
+          await new Promise<void>((resolve) => {
+            this.#wake = resolve;
+          });
         }
-        if (this.#pumpDone) {
-          if (this.#pumpError !== null) throw this.#pumpError;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
       }
     } finally {
-      this.close();
-      this.#reportBacklog();
-      observer?.closed?.(surface);
+      this.#finish();
     }
   }
 
+  take(wake?: () => void): readonly Delivered[] | null {
+    if (!this.#started && this.#iterated) {
+      throw new TypeError('A delivery can be iterated only once');
+    }
+    this.#iterated = true;
+    const batch = this.#take();
+    if (batch !== null && batch.length === 0 && wake) this.#wake = wake;
+    return batch;
+  }
+
+  #take(): readonly Delivered[] | null {
+    const { surface, observer } = this.#options;
+    if (!this.#started) {
+      this.#started = true;
+      observer?.opened?.(surface);
+      void this.#pump();
+    }
+    if (!this.#closed) {
+      if (this.#queue.length > 0) {
+        // Everything queued, at once, and the metrics told once per batch.
+        const batch = this.#queue;
+        this.#queue = [];
+        let bytes = 0;
+        for (const { data } of batch) bytes += Buffer.byteLength(data);
+        this.#changeBacklog(-bytes);
+        this.#makeRoom();
+        const last = batch[batch.length - 1] as Delivered;
+        observer?.delivered?.(surface, batch.length, this.#liveLag(last.envelope));
+        this.#reportBacklog();
+        return batch;
+      }
+      if (!this.#pumpDone) return NOTHING_YET;
+      if (this.#pumpError !== null) {
+        this.#finish();
+        throw this.#pumpError;
+      }
+    }
+    this.#finish();
+    return null;
+  }
+
+  /** The delivery ended, whichever way: closed, and the metrics told once. */
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.close();
+    this.#reportBacklog();
+    this.#options.observer?.closed?.(this.#options.surface);
+  }
+
+  /**
+   * Reads the subscription into the queue until it ends, or until the reader is handed to
+   * another hand (`goLive`: the subscription's batch is then empty), when it stops holding
+   * anything pending; `resumeAfter` starts it again.
+   */
   async #pump(): Promise<void> {
     const { surface, observer, cursor, maxBacklogBytes } = this.#options;
-    let first = true;
+    this.#pumping = true;
+    let done = true;
     try {
       pumping: for (;;) {
         const batch = await this.#subscription.nextBatch();
         if (batch === null || this.#closed) break;
+        if (batch.length === 0) {
+          // Live by another hand: the read stops here (unless it was handed back meanwhile).
+          if (!this.#live) continue;
+          done = false;
+          return;
+        }
         for (const envelope of batch) {
           if (this.#closed) break pumping;
           if (envelope.kind === 'execution.snapshot') {
             // A snapshot first with no cursor is plain hydration; anywhere else it is a resync.
-            if (!first || cursor !== null) observer?.resynced?.(surface);
-          } else if (first && cursor !== null) {
+            if (!this.#first || cursor !== null) observer?.resynced?.(surface);
+          } else if (this.#first && cursor !== null) {
             observer?.replayed?.(surface);
           }
-          first = false;
+          this.#first = false;
           const data = envelopeText(envelope);
           this.#queue.push({ envelope, data });
           this.#changeBacklog(Buffer.byteLength(data));
@@ -295,8 +366,11 @@ class BoundedDelivery implements Delivery {
     } catch (error) {
       this.#pumpError = error;
     } finally {
-      this.#pumpDone = true;
-      this.#wakeUp();
+      this.#pumping = false;
+      if (done) {
+        this.#pumpDone = true;
+        this.#wakeUp();
+      }
     }
   }
 

@@ -48,70 +48,142 @@ export interface StreamSessionOptions {
  * is what a stalled reader holds), pings while it lasts, and its end: at the terminal event, at
  * its lifetime, on shutdown, or dropped (a reader past the backlog bound, the store gone).
  *
- * Lifetime and shutdown end the response without waiting for the loop, which may be waiting for
- * a drain that a reader who stopped reading never gives; such a response is reset after the
+ * Lifetime and shutdown end the response without waiting for the writes, which may be waiting
+ * for a drain that a reader who stopped reading never gives; such a response is reset after the
  * grace period. The client resumes from the last cursor it processed and loses nothing.
+ *
+ * Resolves when the stream has ended. An idle stream waits on nothing of its own: it is a
+ * callback on its delivery (or a reader of its execution's spool), not a suspended function,
+ * so what an open stream holds is a few objects rather than a chain of async frames.
  */
-export async function runStreamSession(
+export function runStreamSession(
   res: ServerResponse,
   delivery: Delivery,
   framing: StreamFraming,
   options: StreamSessionOptions,
 ): Promise<void> {
-  res.writeHead(200, framing.headers);
-  res.write(framing.preamble);
-  let ended = false;
-  const stream: ClockedStream = {
-    res,
-    wroteAt: Date.now(),
-    pingIntervalMs: options.pingIntervalMs,
-    ping: framing.ping,
-    endsAt: Date.now() + options.maxLifetimeMs,
-    onLifetime: () => end(),
-  };
-  using clocked = onClock(stream);
-  let live: { spool: Spool; reader: SpoolReader } | null = null;
-  const leaveSpool = () => {
-    live?.spool.leave(live.reader);
-    live = null;
-  };
-  const end = (frame?: string) => {
-    if (ended) return;
-    ended = true;
-    leaveSpool();
-    // No ping after the end: the loop may wait for a drain a stalled reader never gives, and a
-    // write after `end()` is an error nobody would catch.
-    clocked[Symbol.dispose]();
-    delivery.close();
-    res.end(frame);
-    resetUnlessFinished(res, options.endGraceMs);
-  };
-  using _shutdown = onShutdown(options.shutdownSignal, () => end(framing.shuttingDown));
-  try {
-    const operationId = delivery.options.operationId;
-    for await (const batch of delivery.batches()) {
-      let room = true;
-      for (const { envelope } of batch) room = res.write(framing.frame(envelope));
-      stream.wroteAt = Date.now();
-      if (!room) await drained(res);
-      else if (framing.spool && !ended) {
-        // At the live edge with room: the spool writes its live events from now on, until its
-        // socket fills (then this loop reads on from where the spool left it) or it ends.
-        leaveSpool();
-        const spool = spoolFor(framing.spool, operationId);
-        const reader = spool.join(stream, delivery, framing.spool);
-        if (reader) live = { spool, reader };
+  return new Promise((resolve) => {
+    void new StreamSession(res, delivery, framing, options, resolve).write();
+  });
+}
+
+class StreamSession {
+  readonly #res: ServerResponse;
+  readonly #delivery: Delivery;
+  readonly #framing: StreamFraming;
+  readonly #options: StreamSessionOptions;
+  readonly #done: () => void;
+  readonly #stream: ClockedStream;
+  readonly #clocked: Disposable;
+  readonly #shutdown: Disposable;
+  /** Set by the delivery once it has something (or ended): the writes go on in a microtask. */
+  readonly #wake = () => queueMicrotask(this.write);
+  #live: { spool: Spool; reader: SpoolReader } | null = null;
+  #ended = false;
+  #writing = false;
+  #settled = false;
+
+  constructor(
+    res: ServerResponse,
+    delivery: Delivery,
+    framing: StreamFraming,
+    options: StreamSessionOptions,
+    done: () => void,
+  ) {
+    this.#res = res;
+    this.#delivery = delivery;
+    this.#framing = framing;
+    this.#options = options;
+    this.#done = done;
+    res.writeHead(200, framing.headers);
+    res.write(framing.preamble);
+    const now = Date.now();
+    this.#stream = {
+      res,
+      wroteAt: now,
+      pingIntervalMs: options.pingIntervalMs,
+      ping: framing.ping,
+      endsAt: now + options.maxLifetimeMs,
+      onLifetime: () => this.end(),
+    };
+    this.#clocked = onClock(this.#stream);
+    this.#shutdown = onShutdown(options.shutdownSignal, () => this.end(framing.shuttingDown));
+  }
+
+  /** Ends the response (lifetime, shutdown, the terminal event) and lets the delivery go. */
+  end(frame?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#leaveSpool();
+    // No ping after the end: the writes may wait for a drain a stalled reader never gives, and
+    // a write after `end()` is an error nobody would catch.
+    this.#clocked[Symbol.dispose]();
+    this.#delivery.close();
+    this.#res.end(frame);
+    resetUnlessFinished(this.#res, this.#options.endGraceMs);
+  }
+
+  /**
+   * Writes what the delivery has, batch by batch, until it has nothing (then it wakes this
+   * again), the socket is full (then it waits for `drain`), or the delivery ended.
+   */
+  readonly write = async (): Promise<void> => {
+    // One writer at a time: a wake while waiting for a drain finds the loop still running.
+    if (this.#writing || this.#settled) return;
+    this.#writing = true;
+    const res = this.#res;
+    const framing = this.#framing;
+    try {
+      for (;;) {
+        const batch = this.#delivery.take(this.#wake);
+        if (batch === null) {
+          // The delivery ended by itself: the terminal event went out, unless the reader was
+          // dropped.
+          if (!res.destroyed) this.end(framing.completed);
+          this.#settle();
+          return;
+        }
+        if (batch.length === 0) return; // woken again when there is more
+        let room = true;
+        for (const { envelope } of batch) room = res.write(framing.frame(envelope));
+        this.#stream.wroteAt = Date.now();
+        if (!room) await drained(res);
+        else if (framing.spool && !this.#ended) {
+          // At the live edge with room: the spool writes its live events from now on, until
+          // its socket fills (then the delivery reads on from where the spool left it, and
+          // wakes this) or it ends.
+          this.#leaveSpool();
+          const spool = spoolFor(framing.spool, this.#delivery.options.operationId);
+          const reader = spool.join(this.#stream, this.#delivery, framing.spool);
+          if (reader) this.#live = { spool, reader };
+        }
       }
+    } catch (error) {
+      // Headers are out: all that is left is to drop the connection; the client resumes.
+      if (!(error instanceof StoreUnavailableError)) this.#options.onUnexpectedError?.(error);
+      this.#ended = true;
+      res.destroy();
+      this.#settle();
+    } finally {
+      this.#writing = false;
     }
-    // The loop ended by itself: the terminal event went out, unless the reader was dropped.
-    if (!res.destroyed) end(framing.completed);
-  } catch (error) {
-    // Headers are out: all that is left is to drop the connection; the client resumes.
-    if (!(error instanceof StoreUnavailableError)) options.onUnexpectedError?.(error);
-    ended = true;
-    res.destroy();
-  } finally {
-    leaveSpool();
-    delivery.close();
+  };
+
+  #leaveSpool(): void {
+    this.#live?.spool.leave(this.#live.reader);
+    this.#live = null;
+  }
+
+  /** The session is over: nothing of it stays registered anywhere. */
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#leaveSpool();
+    this.#clocked[Symbol.dispose]();
+    this.#shutdown[Symbol.dispose]();
+    this.#delivery.close();
+    // A closed delivery's `take` is its end (its metrics told), as leaving an iteration is.
+    this.#delivery.take();
+    this.#done();
   }
 }

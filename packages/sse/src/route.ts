@@ -78,7 +78,7 @@ export function createExecutionStreamRoute(
       res.end();
       return;
     }
-    await runStreamSession(res, delivery, framing, options);
+    return runStreamSession(res, delivery, framing, options);
   }
 
   return {

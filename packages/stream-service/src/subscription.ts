@@ -133,6 +133,9 @@ export class LiveSubscription implements ExecutionSubscription, LiveListener {
     this.#detached = true;
     this.#unlisten?.();
     this.#unlisten = null;
+    // The read waiting at the live edge returns (an empty batch): a reader handed to someone
+    // else keeps no suspended read, only this object, until `resumeAfter`.
+    this.#wakeUp();
     return true;
   }
 
@@ -230,6 +233,8 @@ export class LiveSubscription implements ExecutionSubscription, LiveListener {
       for (;;) {
         const batch = await this.nextBatch();
         if (batch === null) return;
+        // Detached: nothing comes this way until `resumeAfter` (or the end) wakes it.
+        if (batch.length === 0 && this.#detached) await this.#waitForWake();
         yield* batch;
       }
     } finally {
@@ -240,7 +245,8 @@ export class LiveSubscription implements ExecutionSubscription, LiveListener {
   /**
    * The next events in order, as many as are at hand (a page of history, a slice of the tail, the
    * live events queued): `null` once the subscription has ended (its terminal event went out, or
-   * it was closed). Waits while there is nothing to take.
+   * it was closed). Waits while there is nothing to take, except while detached: then an empty
+   * batch, at once (see `detach`).
    */
   async nextBatch(): Promise<readonly Envelope[] | null> {
     while (!this.#closed && !this.#ended) {
@@ -263,6 +269,7 @@ export class LiveSubscription implements ExecutionSubscription, LiveListener {
       const batch = this.#takeQueued();
       if (batch.length > 0) return batch;
       if (this.#catchingUp) continue;
+      if (this.#detached) return [];
       this.#waitingLive = true;
       await this.#waitForWake();
       this.#waitingLive = false;

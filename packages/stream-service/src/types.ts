@@ -190,7 +190,7 @@ export interface ExecutionSubscription extends AsyncIterable<Envelope> {
   /**
    * The next events in order, as many as are at hand (a page of history, a slice of the tail,
    * the live events queued); `null` once the subscription has ended. What the iteration yields,
-   * a batch at a time. Use one or the other.
+   * a batch at a time. Use one or the other. While detached, an empty batch at once.
    */
   nextBatch(): Promise<readonly Envelope[] | null>;
   /** The sequence of the last event handed out (a snapshot's, for a snapshot). */
@@ -201,7 +201,8 @@ export interface ExecutionSubscription extends AsyncIterable<Envelope> {
   readonly atLiveEdge: boolean;
   /**
    * At the live edge, stops listening while the caller hands the reader its live events by
-   * itself (one broadcast to many readers); false, changing nothing, anywhere else.
+   * itself (one broadcast to many readers); false, changing nothing, anywhere else. A
+   * `nextBatch` waiting then returns an empty batch, and so does every call until `resumeAfter`.
    */
   detach(): boolean;
   /** After `detach`: the reader had everything up to `last`; catch up from there, then follow. */

@@ -37,4 +37,29 @@ describe('LiveSubscription', () => {
     ]);
     subscription.close();
   });
+
+  it('holds no waiting read while detached: the read returns empty, and reads on after resumeAfter', async () => {
+    await using streams = createStreamService(new MemoryBackend());
+    const { record } = await streams.create({ ownerId: 'w', type: 'swap' });
+    const producer = await ExecutionProducer.attach(streams, record.operationId);
+    await producer.start();
+    const subscription = await streams.subscribe(record.operationId);
+    await subscription.nextBatch(); // the snapshot
+    const waiting = subscription.nextBatch();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(subscription.atLiveEdge).toBe(true);
+
+    expect(subscription.detach()).toBe(true);
+    expect(await waiting).toEqual([]);
+    expect(await subscription.nextBatch()).toEqual([]);
+    const last = { sequence: subscription.lastSequence, cursor: subscription.lastCursor };
+    await producer.timeline('while detached');
+    expect(streams.stats().listeners).toBe(0);
+
+    subscription.resumeAfter(last);
+    expect((await subscription.nextBatch())?.map((envelope) => envelope.kind)).toEqual([
+      'execution.timeline_appended',
+    ]);
+    subscription.close();
+  });
 });

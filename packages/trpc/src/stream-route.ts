@@ -143,7 +143,7 @@ export function createStreamRoute(routeOptions: TrpcStreamRouteOptions): TrpcStr
       return fail(error);
     }
     if (delivery.nothingToSend) return answer(res, framing.completed ?? '');
-    await runStreamSession(res, delivery, framing, options);
+    return runStreamSession(res, delivery, framing, options);
   }
 
   return {

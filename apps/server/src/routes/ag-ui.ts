@@ -57,7 +57,7 @@ export const agUiRoutes: FastifyPluginAsync<AgUiRouteOptions> = async (scope, op
       const { principal } = req;
       if (!principal) return sendError(reply, UNAUTHORIZED);
       hijack(reply);
-      await options.route.handle(req.raw, reply.raw, principal, req.body);
+      return options.route.handle(req.raw, reply.raw, principal, req.body);
     },
   });
 };

@@ -37,7 +37,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (scope
       // HEAD too: a stream has no length or status to tell without opening it.
       if (req.method !== 'GET') return sendMethodNotAllowed(reply, 'GET');
       hijack(reply);
-      await options.route.handle(req.raw, reply.raw, principal);
+      return options.route.handle(req.raw, reply.raw, principal);
     },
   });
 };
