@@ -26,8 +26,11 @@ export interface OpenDeliveryOptions {
   operationId: OperationId;
   /** The client's cursor; `null` for none (CONTRACT §4). */
   cursor: string | null;
-  /** Aborting ends the delivery and releases the subscription (and the slot). */
-  signal: AbortSignal;
+  /**
+   * Aborting ends the delivery and releases the subscription (and the slot).
+   * @default none: the delivery ends when its reader does, or on `close()`
+   */
+  signal?: AbortSignal;
   surface: Surface;
   /**
    * Bytes of events read from the store but not yet taken by the transport. Past it the reader
@@ -78,7 +81,8 @@ export interface Delivery extends AsyncIterable<Delivered> {
    * first call opens the delivery as iterating does; use one or the other.
    */
   take(wake?: () => void): readonly Delivered[] | null;
-  close(): void;
+  /** Ends the delivery (again: nothing). Bound to it, so that it can be a listener itself. */
+  readonly close: () => void;
   /** What the delivery was opened with (the spool reads the execution, surface and bounds). */
   readonly options: Readonly<OpenDeliveryOptions>;
   /**
@@ -179,8 +183,8 @@ class BoundedDelivery implements Delivery {
     if (subscription.nothingToSend) this.#releaseSlot();
     // The abort closes the delivery itself, not only the subscription: the slot must not wait
     // for a transport that may never iterate (a client gone before the first byte).
-    if (options.signal.aborted) this.close();
-    else options.signal.addEventListener('abort', this.close);
+    if (options.signal?.aborted) this.close();
+    else options.signal?.addEventListener('abort', this.close);
   }
 
   get nothingToSend(): boolean {
@@ -222,7 +226,7 @@ class BoundedDelivery implements Delivery {
   readonly close = (): void => {
     if (this.#closed) return;
     this.#closed = true;
-    this.#options.signal.removeEventListener('abort', this.close);
+    this.#options.signal?.removeEventListener('abort', this.close);
     this.#releaseSlot();
     this.#subscription.close();
     this.#queue = [];

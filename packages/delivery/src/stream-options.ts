@@ -99,6 +99,10 @@ export function resolveStreamOptions(options: StreamOptions): ResolvedStreamOpti
 /**
  * Opens one client's delivery for the response `res`: it ends when the client leaves, and a
  * reader past the backlog bound has its connection dropped (CONTRACT §5).
+ *
+ * The response's own `close` ends the delivery, with no AbortController per stream: an open
+ * stream holds the delivery's `close` on its response and nothing else. A client gone while the
+ * delivery opens has it closed as soon as it is open (its reads were under way anyway).
  * @throws as `openDelivery`
  */
 export async function openResponseDelivery(
@@ -106,22 +110,29 @@ export async function openResponseDelivery(
   options: ResolvedStreamOptions,
   target: { ownerId: string; operationId: OperationId; cursor: string | null; surface: Surface },
 ): Promise<Delivery> {
-  const abort = new AbortController();
-  const leave = () => abort.abort();
+  let gone = false;
+  const leave = () => {
+    gone = true;
+  };
   res.once('close', leave);
+  let delivery: Delivery;
   try {
-    return await openDelivery({
-      ...target,
+    // Every property named, in one order: one shape for every stream's options.
+    delivery = await openDelivery({
       streams: options.streams,
-      signal: abort.signal,
+      ownerId: target.ownerId,
+      operationId: target.operationId,
+      cursor: target.cursor,
+      surface: target.surface,
       maxBacklogBytes: options.maxBacklogBytes,
       onOverflow: () => res.destroy(),
       observer: options.observer,
       slots: options.slots,
     });
-  } catch (error) {
+  } finally {
     res.off('close', leave);
-    abort.abort();
-    throw error;
   }
+  if (gone) delivery.close();
+  else res.once('close', delivery.close);
+  return delivery;
 }
