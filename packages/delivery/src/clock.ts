@@ -9,8 +9,8 @@ export interface ClockedStream {
   readonly ping: string;
   /** When its lifetime ends (ms, `Date.now()`). */
   readonly endsAt: number;
-  /** Runs once, at `endsAt`. */
-  readonly onLifetime: () => void;
+  /** Runs once, at `endsAt` (called on the stream, as a method). */
+  onLifetime(): void;
 }
 
 // The clock ticks at a quarter of the shortest ping interval on it, within these bounds: a ping
@@ -28,14 +28,13 @@ class StreamClock {
   #timer: NodeJS.Timeout | null = null;
   #tickMs = MAX_TICK_MS;
 
-  add(stream: ClockedStream): Disposable {
+  add(stream: ClockedStream): void {
     this.#streams.add(stream);
     const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, stream.pingIntervalMs / 4));
     if (!this.#timer || tick < this.#tickMs) this.#start(tick);
-    return { [Symbol.dispose]: () => this.#remove(stream) };
   }
 
-  #remove(stream: ClockedStream): void {
+  remove(stream: ClockedStream): void {
     if (this.#streams.delete(stream) && this.#streams.size === 0) this.#stop();
   }
 
@@ -75,9 +74,15 @@ class StreamClock {
 const clock = new StreamClock();
 
 /**
- * Puts a stream on the process-wide clock until disposed: `ping` written whenever it has written
- * nothing for `pingIntervalMs` (CONTRACT §5), `onLifetime` run once at `endsAt`.
+ * Puts a stream on the process-wide clock until `offClock`: `ping` written whenever it has
+ * written nothing for `pingIntervalMs` (CONTRACT §5), `onLifetime` run once at `endsAt`. The
+ * stream itself is the clock's entry: nothing else is made per stream.
  */
-export function onClock(stream: ClockedStream): Disposable {
-  return clock.add(stream);
+export function onClock(stream: ClockedStream): void {
+  clock.add(stream);
+}
+
+/** Takes a stream off the clock (again: nothing). */
+export function offClock(stream: ClockedStream): void {
+  clock.remove(stream);
 }

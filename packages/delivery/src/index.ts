@@ -1,5 +1,5 @@
 export { getOwnedRecord } from './access.ts';
-export { type ClockedStream, onClock } from './clock.ts';
+export { type ClockedStream, offClock, onClock } from './clock.ts';
 export {
   type Delivered,
   type Delivery,

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Envelope } from '@execstream/event-schema';
 import { StoreUnavailableError } from '@execstream/stream-service';
-import { type ClockedStream, onClock } from './clock.ts';
+import { type ClockedStream, offClock, onClock } from './clock.ts';
 import type { Delivery } from './delivery.ts';
 import { resetUnlessFinished } from './finish.ts';
 import { onShutdown } from './shutdown.ts';
@@ -67,18 +67,23 @@ export function runStreamSession(
   });
 }
 
-class StreamSession {
-  readonly #res: ServerResponse;
+/** The session is its own entry on the stream clock (`ClockedStream`): no other object for it. */
+class StreamSession implements ClockedStream {
+  readonly res: ServerResponse;
+  wroteAt: number;
+  readonly pingIntervalMs: number;
+  readonly ping: string;
+  readonly endsAt: number;
   readonly #delivery: Delivery;
   readonly #framing: StreamFraming;
   readonly #options: StreamSessionOptions;
   readonly #done: () => void;
-  readonly #stream: ClockedStream;
-  readonly #clocked: Disposable;
   readonly #shutdown: Disposable;
   /** Set by the delivery once it has something (or ended): the writes go on in a microtask. */
   readonly #wake = () => queueMicrotask(this.write);
-  #live: { spool: Spool; reader: SpoolReader } | null = null;
+  /** The spool writing its live events, and its place there, while it has one. */
+  #spool: Spool | null = null;
+  #reader: SpoolReader | null = null;
   #ended = false;
   #writing = false;
   #settled = false;
@@ -90,7 +95,7 @@ class StreamSession {
     options: StreamSessionOptions,
     done: () => void,
   ) {
-    this.#res = res;
+    this.res = res;
     this.#delivery = delivery;
     this.#framing = framing;
     this.#options = options;
@@ -98,16 +103,16 @@ class StreamSession {
     res.writeHead(200, framing.headers);
     res.write(framing.preamble);
     const now = Date.now();
-    this.#stream = {
-      res,
-      wroteAt: now,
-      pingIntervalMs: options.pingIntervalMs,
-      ping: framing.ping,
-      endsAt: now + options.maxLifetimeMs,
-      onLifetime: () => this.end(),
-    };
-    this.#clocked = onClock(this.#stream);
+    this.wroteAt = now;
+    this.pingIntervalMs = options.pingIntervalMs;
+    this.ping = framing.ping;
+    this.endsAt = now + options.maxLifetimeMs;
+    onClock(this);
     this.#shutdown = onShutdown(options.shutdownSignal, () => this.end(framing.shuttingDown));
+  }
+
+  onLifetime(): void {
+    this.end();
   }
 
   /** Ends the response (lifetime, shutdown, the terminal event) and lets the delivery go. */
@@ -117,10 +122,10 @@ class StreamSession {
     this.#leaveSpool();
     // No ping after the end: the writes may wait for a drain a stalled reader never gives, and
     // a write after `end()` is an error nobody would catch.
-    this.#clocked[Symbol.dispose]();
+    offClock(this);
     this.#delivery.close();
-    this.#res.end(frame);
-    resetUnlessFinished(this.#res, this.#options.endGraceMs);
+    this.res.end(frame);
+    resetUnlessFinished(this.res, this.#options.endGraceMs);
   }
 
   /**
@@ -131,7 +136,7 @@ class StreamSession {
     // One writer at a time: a wake while waiting for a drain finds the loop still running.
     if (this.#writing || this.#settled) return;
     this.#writing = true;
-    const res = this.#res;
+    const res = this.res;
     const framing = this.#framing;
     try {
       for (;;) {
@@ -146,7 +151,7 @@ class StreamSession {
         if (batch.length === 0) return; // woken again when there is more
         let room = true;
         for (const { envelope } of batch) room = res.write(framing.frame(envelope));
-        this.#stream.wroteAt = Date.now();
+        this.wroteAt = Date.now();
         if (!room) await drained(res);
         else if (framing.spool && !this.#ended) {
           // At the live edge with room: the spool writes its live events from now on, until
@@ -154,8 +159,11 @@ class StreamSession {
           // wakes this) or it ends.
           this.#leaveSpool();
           const spool = spoolFor(framing.spool, this.#delivery.options.operationId);
-          const reader = spool.join(this.#stream, this.#delivery, framing.spool);
-          if (reader) this.#live = { spool, reader };
+          const reader = spool.join(this, this.#delivery, framing.spool);
+          if (reader) {
+            this.#spool = spool;
+            this.#reader = reader;
+          }
         }
       }
     } catch (error) {
@@ -170,8 +178,9 @@ class StreamSession {
   };
 
   #leaveSpool(): void {
-    this.#live?.spool.leave(this.#live.reader);
-    this.#live = null;
+    if (this.#reader) this.#spool?.leave(this.#reader);
+    this.#spool = null;
+    this.#reader = null;
   }
 
   /** The session is over: nothing of it stays registered anywhere. */
@@ -179,7 +188,7 @@ class StreamSession {
     if (this.#settled) return;
     this.#settled = true;
     this.#leaveSpool();
-    this.#clocked[Symbol.dispose]();
+    offClock(this);
     this.#shutdown[Symbol.dispose]();
     this.#delivery.close();
     // A closed delivery's `take` is its end (its metrics told), as leaving an iteration is.
