@@ -49,7 +49,9 @@ export function createClientErrorHandler(logger: Logger): {
       server.on('request', (req, res) => {
         const { socket } = req;
         responding.set(socket, (responding.get(socket) ?? 0) + 1);
-        res.once('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
+        // `on`: a response closes once, and `once` would wrap the listener in a state object and
+        // a bound function, held for as long as the response (a stream) stays open.
+        res.on('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
       });
       // An `Expect` other than 100-continue: Node would answer a bare 417 with no request id.
       server.on('checkExpectation', (req, res) => {

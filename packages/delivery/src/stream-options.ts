@@ -133,6 +133,8 @@ export async function openResponseDelivery(
     res.off('close', leave);
   }
   if (gone) delivery.close();
-  else res.once('close', delivery.close);
+  // `on`, not `once`: a response closes once, and `once` wraps each listener in a state object
+  // and a bound function held for the stream's life.
+  else res.on('close', delivery.close);
   return delivery;
 }
