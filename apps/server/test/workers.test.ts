@@ -95,22 +95,28 @@ describe('EXECSTREAM_WORKERS: several server processes on one port', () => {
       (pids) => pids.length === 2,
     );
 
-    // Eight readers of one run: connections go to the workers in turn, so each worker serves
-    // some, and each reader gets every event once, in order, whichever worker appended it.
+    // Readers of one long run, opened one by one until each worker holds some: connections go
+    // to the workers in turn (a worker busy acknowledging the last one may pass its turn, so the
+    // test counts rather than assumes). Each reader gets every event once, in order, whichever
+    // worker it is on, until the run is cancelled.
     const before = workers.map(socketsOf);
-    const operationId = await submit(server.url, 40, 25);
-    const reads = Array.from({ length: 8 }, () =>
-      readSse(`${server.url}/v1/executions/${operationId}/stream`, headers),
-    );
-    const open = await until(
-      () => metric(server.url, 'execstream_streams_active{surface="sse"}'),
-      (count) => count === 8,
-    );
-    expect(open).toBe(8);
-    const after = workers.map(socketsOf);
-    for (const [index, count] of after.entries()) {
-      expect(count - (before[index] as number)).toBeGreaterThanOrEqual(2);
+    const operationId = await submit(server.url, 10_000, 50);
+    const reads: ReturnType<typeof readSse>[] = [];
+    const spread = () => workers.every((pid, index) => socketsOf(pid) > (before[index] as number));
+    while (reads.length < 8 || (!spread() && reads.length < 40)) {
+      reads.push(readSse(`${server.url}/v1/executions/${operationId}/stream`, headers));
+      await until(
+        () => metric(server.url, 'execstream_streams_active{surface="sse"}'),
+        (count) => count === reads.length,
+      );
     }
+    expect(spread()).toBe(true);
+    const cancelled = await fetch(`${server.url}/v1/trpc/v2.executions.cancel`, {
+      method: 'POST',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ operationId }),
+    });
+    expect(cancelled.status).toBe(200);
     const histories = (await Promise.all(reads)).map((read) =>
       eventData(read).map((data) => JSON.parse(data) as { sequence: number; kind: string }),
     );
