@@ -324,30 +324,23 @@ describe('GET /v1/openapi.json', () => {
       check.response('/v1/producer/executions/{operationId}', 'get', 200, head.body);
       const renewed = await call('PUT', `${base}/lease`, { token, leaseMs: 30_000 });
       check.response('/v1/producer/executions/{operationId}/lease', 'put', 200, renewed.body);
-      const appended = await call(
-        'POST',
-        `${base}/events`,
-        {
-          events: [
-            { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
-          ],
-          leaseToken: token,
-        },
-        { 'Idempotency-Key': `start-${operationId}` },
-      );
+      // The first start of the run, and the same key again: the first answer, marked as
+      // replayed, as the document says.
+      const start = () =>
+        call(
+          'POST',
+          `${base}/events`,
+          {
+            events: [
+              { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
+            ],
+            leaseToken: token,
+          },
+          { 'Idempotency-Key': `start-${operationId}` },
+        );
+      const appended = await start();
       check.response('/v1/producer/executions/{operationId}/events', 'post', 201, appended.body);
-      // The same key again: the first answer, marked as replayed, as the document says.
-      const replayed = await call(
-        'POST',
-        `${base}/events`,
-        {
-          events: [
-            { kind: 'execution.state_changed', payload: { from: 'accepted', to: 'running' } },
-          ],
-          leaseToken: token,
-        },
-        { 'Idempotency-Key': `start-${operationId}` },
-      );
+      const replayed = await start();
       expect(replayed.body).toEqual(appended.body);
       check.header(
         '/v1/producer/executions/{operationId}/events',
